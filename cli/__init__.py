@@ -1,0 +1,1 @@
+"""The ``closedloop`` command line: one entry point, one module per command group."""

@@ -1,0 +1,1 @@
+"""Connectors: one plug-in per vendor behind one small contract (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""The Salesforce connector, on simple-salesforce."""

@@ -1,0 +1,1 @@
+"""Shipped field mappings and channel-grouping rules (YAML data), their loader and validator."""

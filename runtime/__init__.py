@@ -1,0 +1,1 @@
+"""Cross-cutting runtime pieces: the error hierarchy, the injectable clock and logging."""

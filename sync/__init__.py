@@ -1,0 +1,1 @@
+"""The sync engine: canonical model, identity, mappings, diff, echo suppression, inbox/outbox."""

@@ -1,0 +1,1 @@
+"""Webhook listeners and the touchpoint collector (Flask app factory, one blueprint per sender)."""

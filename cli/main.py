@@ -54,7 +54,7 @@ def _report(error: ClosedLoopError) -> None:
     click.echo(redact("\n".join(lines)), err=True)
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911  (one exit per outcome)
+def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (also the console-script entry point)."""
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args

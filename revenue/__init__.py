@@ -1,0 +1,1 @@
+"""Revenue: closed-won events, attribution models and push-back to the marketing side."""

@@ -13,6 +13,7 @@ from importlib.metadata import version
 
 import click
 
+from closedloop.cli.attribute_command import attribute
 from closedloop.cli.config_commands import config
 from closedloop.cli.db_commands import db
 from closedloop.cli.emulate import emulate
@@ -42,6 +43,7 @@ cli.add_command(init)
 cli.add_command(config)
 cli.add_command(db)
 cli.add_command(emulate)
+cli.add_command(attribute)
 
 
 def _report(error: ClosedLoopError) -> None:

@@ -99,3 +99,24 @@ def test_unreachable_database_exits_1_with_a_hint(run_cli: Run) -> None:
     assert result.code == 1
     assert "hint:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_attribute_paths_through_the_installed_command(run_cli: Run, tmp_path: Path) -> None:
+    paths = tmp_path / "paths.csv"
+    paths.write_text(
+        "path,total_conversions,total_conversion_value,total_null\n"
+        "A > B,2,200,1\nB,1,50,3\nA > C > B,1,100,0\nC,0,0,4\n"
+    )
+    result = run_cli("attribute", "--paths", str(paths), "--model", "markov", "--format", "json")
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["model"] == "markov"
+    channels = payload["channels"]
+    assert sum(c["conversions"] for c in channels.values()) == pytest.approx(4)
+    assert sum(c["value"] for c in channels.values()) == pytest.approx(350)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,total_conversions\nA,x\n")
+    failed = run_cli("attribute", "--paths", str(bad), "--model", "linear")
+    assert failed.code == 2
+    assert "bad.csv" in failed.stderr
+    assert "Traceback" not in failed.stderr

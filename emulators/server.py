@@ -6,7 +6,14 @@ import threading
 from types import TracebackType
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request handler that does not print a line per request (tests make thousands)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Say nothing."""
 
 
 class RunningServer:
@@ -16,7 +23,9 @@ class RunningServer:
     """
 
     def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler
+        )
         self.host = host
         self.port = int(self._server.server_port)
         self._thread = threading.Thread(
@@ -49,7 +58,7 @@ class RunningServer:
 
 def serve_forever(app: Flask, host: str, port: int) -> None:
     """Serve ``app`` in the foreground until interrupted (``closedloop emulate``)."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     try:
         server.serve_forever()
     finally:

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 ConnectorName = Literal["hubspot", "salesforce"]
+HubSpotTier = Literal["free", "starter", "pro", "enterprise", "api-addon"]
 
 HUBSPOT_API_HOST = "https://api.hubapi.com"
 SALESFORCE_LOGIN_HOST = "https://login.salesforce.com"
@@ -56,6 +57,15 @@ class HubSpotSettings(Section):
     client_secret: SecretStr | None = Field(
         default=None, description="App client secret: verifies webhook signatures."
     )
+    client_id: str | None = Field(default=None, description="OAuth app client id.")
+    refresh_token: SecretStr | None = Field(
+        default=None, description="OAuth refresh token (instead of a private-app token)."
+    )
+    tier: HubSpotTier = Field(default="pro", description="Portal tier: sets the API limits.")
+    daily_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of the portal's daily API allowance to use."
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of every call.")
 
     _check_url = field_validator("base_url")(_http_url)
 
@@ -71,6 +81,19 @@ class SalesforceSettings(Section):
         default=None, description="18-character org id; checked on Outbound Messages."
     )
     api_version: str = Field(default="59.0", pattern=r"^\d{2}\.0$")
+    auth_flow: Literal["client_credentials", "jwt"] = "client_credentials"
+    username: str | None = Field(default=None, description="Integration user (JWT flow).")
+    private_key_file: str | None = Field(default=None, description="PEM key (JWT flow).")
+    daily_allowance: int = Field(
+        default=100_000, gt=0, description="The org's rolling 24-hour API allocation."
+    )
+    daily_share: float = Field(
+        default=0.2, gt=0, le=1, description="Share of the org's allocation closedloop may use."
+    )
+    bulk_threshold: int = Field(
+        default=2000, ge=1, description="Rows above which writes use Bulk API 2.0."
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of every call.")
 
     _check_urls = field_validator("instance_url", "login_url")(_http_url)
 

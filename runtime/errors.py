@@ -114,4 +114,21 @@ class ReauthenticateError(ConnectorError):
 
 
 class SkippableSyncError(ConnectorError):
-    """This row cannot be written; dead-letter it with its reason and continue."""
+    """This row (or batch) was refused; dead-letter it with its reason and continue.
+
+    Attributes:
+        status: the vendor's HTTP status, when there was one.
+        body: the vendor's error body (never contains our credentials).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body

@@ -1,0 +1,84 @@
+"""``closedloop emulate`` serves each vendor API to official clients in another process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from hubspot import HubSpot
+from simple_salesforce import Salesforce
+from urllib3.util.retry import Retry
+
+from closedloop.connectors.salesforce.transport import SalesforceHTTP
+
+CLI = Path(sys.executable).with_name("closedloop")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def emulator_process(*args: str) -> Iterator[str]:
+    """Start ``closedloop emulate ...`` and yield its base URL once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603  (our own console script)
+        [str(CLI), "emulate", *args, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{url}/__emulator__/stats", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"emulator did not start: {proc.stderr}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_hubspot_emulator_process_answers_the_official_client() -> None:
+    with emulator_process("hubspot", "--token", "pat-cli-test") as url:
+        hs = HubSpot(access_token="pat-cli-test", host=url, retry=Retry(total=0))
+        created = hs.crm.contacts.basic_api.create({"properties": {"email": "cli@example.com"}})
+        assert created is not None
+        fetched = hs.crm.contacts.basic_api.get_by_id(created.id, properties=["email"])
+        assert fetched.properties["email"] == "cli@example.com"
+        stats = requests.get(f"{url}/__emulator__/stats", timeout=5).json()
+        assert stats["by_route"]["POST /crm/v3/objects/contacts"] == 1
+
+
+def test_salesforce_emulator_process_answers_the_official_client() -> None:
+    with emulator_process("salesforce", "--client-id", "cid", "--client-secret", "cs") as url:
+        http = SalesforceHTTP(emulator_url=url)
+        token = http.post(
+            "https://login.example.com/services/oauth2/token",
+            data={"grant_type": "client_credentials", "client_id": "cid", "client_secret": "cs"},
+        ).json()
+        sf = Salesforce(
+            instance_url=token["instance_url"],
+            session_id=token["access_token"],
+            session=http,
+            version="59.0",
+        )
+        lead = sf.Lead.create({"LastName": "Cli", "Company": "Acme"})
+        assert sf.query(f"SELECT Id FROM Lead WHERE Id = '{lead['id']}'")["totalSize"] == 1

@@ -137,11 +137,19 @@ class RateBudget:
                 window._done.append(now)
             self._lock.notify_all()
 
-    def observe_daily_remaining(self, remaining: int | None) -> None:
-        """Note what the vendor says is left of the shared daily allowance."""
-        if self._daily is not None and remaining is not None:
-            with self._lock:
+    def observe_daily_remaining(self, remaining: int | None, allowance: int | None = None) -> None:
+        """Note what the vendor says: what is left of the shared allowance, and its size.
+
+        The vendor's figure of the allowance wins over the configured one, so closedloop's
+        share follows the portal's or org's real limit.
+        """
+        if self._daily is None:
+            return
+        with self._lock:
+            if remaining is not None:
                 self._daily.vendor_remaining = remaining
+            if allowance is not None and allowance > 0:
+                self._daily.allowance = allowance
 
     def _check_daily(self) -> None:
         daily = self._daily

@@ -6,8 +6,11 @@ enumeration values. ``associations.<type>`` pseudo-properties match associated r
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from closedloop.emulators.hubspot.errors import validation_error
@@ -86,7 +89,12 @@ class FilterSet:
         for key in needs.get(operator, () if "PROPERTY" in operator else ("value",)):
             if raw.get(key) in (None, ""):
                 raise validation_error(f"Filter {operator} on {name} needs {key}.")
-        return {**raw, "_kind": definition.type, "_field": definition.field_type}
+        checked = {**raw, "_kind": definition.type, "_field": definition.field_type}
+        if "value" in raw:
+            checked["_low"] = comparable(definition.type, str(raw["value"]))
+        if "highValue" in raw:
+            checked["_high"] = comparable(definition.type, str(raw["highValue"]))
+        return checked
 
     def _test(self, record: Record, values: dict[str, str], rule: dict[str, Any]) -> bool:
         operator = rule["operator"]
@@ -116,22 +124,29 @@ class FilterSet:
         if not present:
             return False
         mine_value = comparable(rule["_kind"], present)
-        low = comparable(rule["_kind"], str(rule["value"]))
+        low = rule["_low"]
         if operator == "BETWEEN":
-            high = comparable(rule["_kind"], str(rule["highValue"]))
-            return low <= mine_value <= high
-        return {
-            "EQ": mine_value == low,
-            "LT": mine_value < low,
-            "LTE": mine_value <= low,
-            "GT": mine_value > low,
-            "GTE": mine_value >= low,
-        }[operator]
+            return bool(low <= mine_value <= rule["_high"])
+        return _COMPARE[operator](mine_value, low)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "EQ": operator.eq,
+    "LT": operator.lt,
+    "LTE": operator.le,
+    "GT": operator.gt,
+    "GTE": operator.ge,
+}
 
 
 def comparable(kind: str, text: Any) -> Comparable:
     """A sortable key for a value of a property type (numbers first, then text)."""
-    raw = "" if text is None else str(text)
+    return _comparable(kind, "" if text is None else str(text))
+
+
+@lru_cache(maxsize=1 << 20)
+def _comparable(kind: str, raw: str) -> Comparable:
+    """:func:`comparable` of a string, cached: searches compare the same stored values again."""
     if kind == "number":
         number = number_from_text(raw)
         if number is not None:

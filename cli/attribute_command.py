@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from closedloop.cli.options import common_options, emit_json
+from closedloop.cli.options import common_options, console, emit_json
 from closedloop.revenue.paths import (
     PATH_MODELS,
     PathCredits,
@@ -44,7 +43,7 @@ def _render_table(credits: PathCredits) -> None:
         f"{credits.total_value:,.2f}",
         "100.0 %" if basis else "-",
     )
-    Console(soft_wrap=True).print(table)
+    console().print(table)
 
 
 @click.command()

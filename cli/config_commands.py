@@ -6,10 +6,16 @@ from typing import Any
 
 import click
 from pydantic import SecretStr
-from rich.console import Console
 from rich.table import Table
 
-from closedloop.cli.options import common_options, config_path, emit_json, json_option, settings
+from closedloop.cli.options import (
+    common_options,
+    config_path,
+    console,
+    emit_json,
+    json_option,
+    settings,
+)
 from closedloop.config import find_config_file
 from closedloop.runtime.errors import ConfigError
 from closedloop.store.engine import describe_url
@@ -63,7 +69,7 @@ def show(as_json: bool) -> None:
     for section, fields in values.items():
         for key, value in fields.items():
             table.add_row(f"{section}.{key}", "" if value is None else str(value))
-    Console().print(table)
+    console().print(table)
 
 
 def _masked(values: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import click
 
 from closedloop.cli.attribute_command import attribute
 from closedloop.cli.config_commands import config
+from closedloop.cli.connector_commands import check, provision
 from closedloop.cli.db_commands import db
 from closedloop.cli.emulate import emulate
 from closedloop.cli.init_command import init
@@ -44,6 +45,8 @@ cli.add_command(config)
 cli.add_command(db)
 cli.add_command(emulate)
 cli.add_command(attribute)
+cli.add_command(check)
+cli.add_command(provision)
 
 
 def _report(error: ClosedLoopError) -> None:

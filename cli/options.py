@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
 
 from closedloop.config import Settings, load_settings
 
@@ -80,3 +81,8 @@ def emit_json(payload: dict[str, Any]) -> None:
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one single-line JSON object on stdout."
 )
+
+
+def console() -> Console:
+    """A rich console on stdout: the terminal's width, or 160 columns when piped."""
+    return Console(width=None if sys.stdout.isatty() else 160)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -31,7 +32,7 @@ def free_port() -> int:
 def emulator_process(*args: str) -> Iterator[str]:
     """Start ``closedloop emulate ...`` and yield its base URL once it answers."""
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603  (our own console script)
+    proc = subprocess.Popen(
         [str(CLI), "emulate", *args, "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -82,3 +83,38 @@ def test_salesforce_emulator_process_answers_the_official_client() -> None:
         )
         lead = sf.Lead.create({"LastName": "Cli", "Company": "Acme"})
         assert sf.query(f"SELECT Id FROM Lead WHERE Id = '{lead['id']}'")["totalSize"] == 1
+
+
+def test_check_and_provision_against_an_emulator(tmp_path: Path) -> None:
+    with emulator_process("hubspot", "--token", "pat-cli") as url:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CLOSEDLOOP")},
+            "CLOSEDLOOP__HUBSPOT__BASE_URL": url,
+            "CLOSEDLOOP__HUBSPOT__ACCESS_TOKEN": "pat-cli",
+            "CLOSEDLOOP__ROLES__CRM": "hubspot",
+            "XDG_CONFIG_HOME": str(tmp_path),
+        }
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(CLI), *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+                timeout=60,
+                check=False,
+            )
+
+        before = run("check")
+        assert before.returncode == 1
+        assert "closedloop provision" in before.stdout
+        plan = run("provision", "--dry-run", "--json")
+        assert plan.returncode == 0, plan.stderr
+        assert json.loads(plan.stdout)["to_create"] > 0
+        assert json.loads(run("provision", "--json").stdout)["created"] > 0
+        assert json.loads(run("provision", "--json").stdout)["created"] == 0
+        after = run("check", "--json")
+        assert after.returncode == 0, after.stdout
+        assert json.loads(after.stdout)["ok"] is True
+        assert "pat-cli" not in before.stdout + before.stderr + after.stdout + after.stderr

@@ -24,14 +24,29 @@ Value = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One entry of a field's history: the value, when it was set and by whom."""
+
+    value: Value
+    at: datetime
+    source_type: str | None = None
+    source_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Record:
-    """One vendor record as read: its id, its fields and when it last changed."""
+    """One vendor record as read: its id, its fields and when it last changed.
+
+    ``history`` holds, for the fields asked for with history (HubSpot property history;
+    systems without per-field history leave it empty), every change, newest first.
+    """
 
     object_type: str
     id: str
     fields: dict[str, Value]
     modified_at: datetime
     archived: bool = False
+    history: dict[str, list[FieldChange]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, order=True)
@@ -151,9 +166,16 @@ class Connector(ABC):
 
     @abstractmethod
     def read_records(
-        self, object_type: str, ids: Sequence[str], fields: Sequence[str]
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        fields: Sequence[str],
+        history: Sequence[str] = (),
     ) -> list[Record]:
-        """Read records by id; absent ids are left out."""
+        """Read records by id; absent ids are left out.
+
+        ``history`` names fields whose change history to include, where the system keeps one.
+        """
 
     @abstractmethod
     def write(self, rows: Sequence[RowWrite]) -> list[RowResult]:

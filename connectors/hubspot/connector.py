@@ -120,10 +120,14 @@ class HubSpotConnector(Connector):
         return self.reader.everything(object_type, fields)
 
     def read_records(
-        self, object_type: str, ids: Sequence[str], fields: Sequence[str]
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        fields: Sequence[str],
+        history: Sequence[str] = (),
     ) -> list[Record]:
-        """Records by id (batch read)."""
-        return self.reader.by_ids(object_type, ids, fields)
+        """Records by id (batch read), with property history of ``history``."""
+        return self.reader.by_ids(object_type, ids, fields, history)
 
     def write(self, rows: Sequence[RowWrite]) -> list[RowResult]:
         """Batch update / upsert at 100 per call with per-row results."""

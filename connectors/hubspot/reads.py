@@ -18,7 +18,7 @@ from typing import Any
 
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, PublicObjectSearchRequest
 
-from closedloop.connectors.contract import Page, Record, Watermark
+from closedloop.connectors.contract import FieldChange, Page, Record, Watermark
 from closedloop.connectors.hubspot.api import SEARCH, STANDARD, HubSpotApi
 
 SEARCH_CAP = 10_000
@@ -152,8 +152,17 @@ class HubSpotReader:
             if not after:
                 return
 
-    def by_ids(self, object_type: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
-        """Records by id, 100 per call; unknown ids are left out."""
+    def by_ids(
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        fields: Sequence[str],
+        history: Sequence[str] = (),
+    ) -> list[Record]:
+        """Records by id, 100 per call; unknown ids are left out.
+
+        ``history`` names the properties whose history HubSpot returns with each record.
+        """
         prop = cursor_property(object_type)
         api = self._api.api("crm.objects.batch_api")
         found: list[Record] = []
@@ -163,7 +172,7 @@ class HubSpotReader:
             request = BatchReadInputSimplePublicObjectId(
                 inputs=[{"id": i} for i in chunk],
                 properties=sorted({*fields, prop}),
-                properties_with_history=[],
+                properties_with_history=sorted(history),
             )
             data, _ = self._api.call(STANDARD, api.read_with_http_info, object_type, request)
             found.extend(self._record(object_type, raw, prop) for raw in data.results or [])
@@ -172,22 +181,43 @@ class HubSpotReader:
     @staticmethod
     def _record(object_type: str, raw: Any, prop: str) -> Record:
         properties = dict(raw.properties or {})
+        history = {
+            name: [_change(entry) for entry in entries or []]
+            for name, entries in (getattr(raw, "properties_with_history", None) or {}).items()
+        }
         return Record(
             object_type=object_type,
             id=str(raw.id),
             fields=properties,
             modified_at=from_ms(_ms(raw, prop)),
             archived=bool(getattr(raw, "archived", False)),
+            history=history,
         )
+
+
+def _change(entry: Any) -> FieldChange:
+    """One ``ValueWithTimestamp`` of HubSpot property history."""
+    stamp = entry.timestamp
+    at = stamp.astimezone(UTC) if isinstance(stamp, datetime) else from_ms(_text_ms(str(stamp)))
+    return FieldChange(
+        value=entry.value,
+        at=at,
+        source_type=getattr(entry, "source_type", None),
+        source_id=getattr(entry, "source_id", None),
+    )
+
+
+def _text_ms(text: str) -> int:
+    """Epoch ms from HubSpot's epoch-ms digits or ISO 8601 text."""
+    if text.isdigit():
+        return int(text)
+    return to_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def _ms(raw: Any, prop: str) -> int:
     """The record's last-modified time in epoch ms (the cursor property, else updatedAt)."""
     value = (raw.properties or {}).get(prop)
     if value:
-        text = str(value)
-        if text.isdigit():
-            return int(text)
-        return to_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        return _text_ms(str(value))
     updated = getattr(raw, "updated_at", None)
     return to_ms(updated) if isinstance(updated, datetime) else 0

@@ -1,7 +1,6 @@
 """A small in-memory SoqlCatalog and fixtures for the SOQL parser/evaluator tests."""
 
 # Building SOQL text from test data is what these tests do; nothing here reaches a database.
-# ruff: noqa: S608
 
 from __future__ import annotations
 

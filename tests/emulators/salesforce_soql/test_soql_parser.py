@@ -1,7 +1,6 @@
 """Syntax: what parse_soql accepts, how it reads it, and what it refuses."""
 
 # Building SOQL text from test data is what these tests do; nothing here reaches a database.
-# ruff: noqa: S608
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Performance smoke: the incremental-sync query over 50,000 rows (no timed assertion)."""
 
 # Building SOQL text from test data is what these tests do; nothing here reaches a database.
-# ruff: noqa: S608
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """run_query: record shape, relationships, COUNT(), ordering, paging clauses and errors."""
 
 # Building SOQL text from test data is what these tests do; nothing here reaches a database.
-# ruff: noqa: S608
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ full jitter (honouring ``Retry-After``) or re-authenticated once.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +102,7 @@ class HubSpotApi:
         self.retry_policy = retry_policy or RetryPolicy()
         self.clock = clock
         self.counter = RetryCounter()
+        self._renewal_lock = threading.Lock()
         self._apis: dict[str, Any] = {}
 
     def api(self, dotted: str) -> Any:
@@ -123,9 +125,11 @@ class HubSpotApi:
             SkippableSyncError: when HubSpot rejects the data itself (400, 409...).
             RetriableSyncError: when retries are exhausted.
         """
+        used: list[str] = []
 
         def attempt() -> Any:
             self._sync_token()
+            used.append(self._token)
             self.budget.acquire(*policies)
             try:
                 data, status, headers = method(*args, _request_timeout=self.timeout, **kw)
@@ -149,7 +153,7 @@ class HubSpotApi:
                 what=getattr(method, "__name__", "HubSpot call"),
             )
 
-        return call_with_reauth(with_retries, self._renew, self.counter)
+        return call_with_reauth(with_retries, lambda: self._renew(used[-1] if used else None))
 
     def _translate(self, exc: Any) -> ConnectorError:
         body = exc.body.decode() if isinstance(exc.body, bytes) else exc.body
@@ -185,8 +189,13 @@ class HubSpotApi:
         if token != self._token:
             self._use(token)
 
-    def _renew(self) -> None:
-        self._use(self._tokens.renew())
+    def _renew(self, stale: str | None) -> None:
+        """Renew the token once, however many concurrent calls saw it rejected."""
+        with self._renewal_lock:
+            if stale is not None and stale != self._token:
+                return  # another call already renewed it
+            self._use(self._tokens.renew())
+            self.counter.add_reauthentication()
 
     def _use(self, token: str) -> None:
         """Switch every cached sub-API (and any built later) to ``token``."""

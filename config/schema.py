@@ -117,6 +117,40 @@ class ServerSettings(Section):
     _check_url = field_validator("public_base_url")(_http_url)
 
 
+class CreationSettings(Section):
+    """Which marketing contacts become CRM records, and with what defaults.
+
+    A contact becomes a CRM record when its lifecycle stage is listed (all contacts with an
+    email when the list is empty) or, if set, when the inclusion property is true. An
+    existing Lead or Contact with the same email is matched first (see docs/sync.md).
+    """
+
+    lifecycle_stages: tuple[str, ...] = ()
+    inclusion_property: str | None = None
+    default_owner_id: str | None = None
+    round_robin_owner_ids: tuple[str, ...] = ()
+    default_company: str = "[not provided]"
+    default_last_name: str = "[not provided]"
+
+
+class SyncSettings(Section):
+    """How and when records are synced."""
+
+    incremental_minutes: int = Field(default=15, ge=1, description="Incremental sync period.")
+    full_reconciliation_hour: int = Field(
+        default=3, ge=0, le=23, description="Hour (UTC) of the daily full reconciliation."
+    )
+    overlap_seconds: int = Field(default=120, ge=0, description="Re-read window for index lag.")
+    blast_radius: float = Field(
+        default=0.2, gt=0, le=1, description="Abort before writing when a larger share changes."
+    )
+    read_only: bool = Field(default=False, description="Read and plan, never write.")
+    mappings_dir: str | None = Field(
+        default=None, description="Folder with admin overrides (field_mappings.yaml, channels)."
+    )
+    create: CreationSettings = CreationSettings()
+
+
 class Settings(Section):
     """All of closedloop's settings."""
 
@@ -125,6 +159,7 @@ class Settings(Section):
     salesforce: SalesforceSettings = SalesforceSettings()
     roles: RolesSettings = RolesSettings()
     server: ServerSettings = ServerSettings()
+    sync: SyncSettings = SyncSettings()
 
 
 def default_data_dir() -> Path:

@@ -178,6 +178,12 @@ class Connector(ABC):
         """
 
     @abstractmethod
+    def find(
+        self, object_type: str, field: str, values: Sequence[str], fields: Sequence[str]
+    ) -> list[Record]:
+        """Records whose ``field`` equals one of ``values`` (matching before creating)."""
+
+    @abstractmethod
     def write(self, rows: Sequence[RowWrite]) -> list[RowResult]:
         """Upsert or update rows, batched to the vendor maximum; one result per row, in order."""
 

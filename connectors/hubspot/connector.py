@@ -129,6 +129,12 @@ class HubSpotConnector(Connector):
         """Records by id (batch read), with property history of ``history``."""
         return self.reader.by_ids(object_type, ids, fields, history)
 
+    def find(
+        self, object_type: str, field: str, values: Sequence[str], fields: Sequence[str]
+    ) -> list[Record]:
+        """Records whose unique ``field`` equals one of ``values`` (batch read by idProperty)."""
+        return self.reader.by_ids(object_type, values, fields, id_property=field)
+
     def write(self, rows: Sequence[RowWrite]) -> list[RowResult]:
         """Batch update / upsert at 100 per call with per-row results."""
         return self.writer.write(rows)

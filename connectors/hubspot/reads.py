@@ -158,8 +158,10 @@ class HubSpotReader:
         ids: Sequence[str],
         fields: Sequence[str],
         history: Sequence[str] = (),
+        *,
+        id_property: str | None = None,
     ) -> list[Record]:
-        """Records by id, 100 per call; unknown ids are left out.
+        """Records by id (or by ``id_property`` values), 100 per call; unknown ones left out.
 
         ``history`` names the properties whose history HubSpot returns with each record.
         """
@@ -171,8 +173,9 @@ class HubSpotReader:
             chunk = unique[start : start + BATCH_READ]
             request = BatchReadInputSimplePublicObjectId(
                 inputs=[{"id": i} for i in chunk],
-                properties=sorted({*fields, prop}),
+                properties=sorted({*fields, prop, *([id_property] if id_property else [])}),
                 properties_with_history=sorted(history),
+                id_property=id_property,
             )
             data, _ = self._api.call(STANDARD, api.read_with_http_info, object_type, request)
             found.extend(self._record(object_type, raw, prop) for raw in data.results or [])

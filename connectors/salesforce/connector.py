@@ -103,6 +103,12 @@ class SalesforceConnector(Connector):
         del history
         return self.reader.by_ids(object_type, ids, fields)
 
+    def find(
+        self, object_type: str, field: str, values: Sequence[str], fields: Sequence[str]
+    ) -> list[Record]:
+        """Records whose ``field`` equals one of ``values`` (SOQL ``IN``)."""
+        return self.reader.matching(object_type, field, values, fields)
+
     def write(self, rows: Sequence[RowWrite]) -> list[RowResult]:
         """Update by id or upsert by external id; collections, or Bulk API 2.0 when large."""
         return self.writer.write(rows)

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from simple_salesforce.format import format_soql
+
 from closedloop.connectors.contract import Page, Record, Value, Watermark
 from closedloop.connectors.salesforce.api import SalesforceApi
 from closedloop.runtime.errors import FatalSyncError, SkippableSyncError
@@ -29,6 +31,7 @@ MAX_QUERY_URL_CHARS = 12_000  # Salesforce refuses URIs over 16,384 characters
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 CURSOR = "SystemModstamp"
+MATCH_CHUNK = 100  # values per IN list: keeps the query URL well under its limit
 
 
 def soql_name(name: str) -> str:
@@ -201,6 +204,22 @@ class SalesforceReader:
         found: list[Record] = []
         for chunk in id_chunks(ids, len(quote(soql(select, name))) + 200):
             for raw_page in self.pages(soql(select, name, where=f"Id IN {soql_ids(chunk)}")):
+                found.extend(to_record(object_type, raw) for raw in raw_page)
+        return found
+
+    def matching(
+        self, object_type: str, field: str, values: Sequence[str], fields: Sequence[str]
+    ) -> list[Record]:
+        """Records whose ``field`` equals one of ``values`` (e.g. Leads by Email), by Id."""
+        name, column = soql_name(object_type), soql_name(field)
+        select = select_list(fields, "Id", CURSOR, column)
+        found: list[Record] = []
+        distinct = list(dict.fromkeys(v for v in values if v))
+        for start in range(0, len(distinct), MATCH_CHUNK):
+            chunk = distinct[start : start + MATCH_CHUNK]
+            quoted = ",".join(format_soql("{}", value) for value in chunk)
+            query = soql(select, name, where=f"{column} IN ({quoted})", order="Id")
+            for raw_page in self.pages(query):
                 found.extend(to_record(object_type, raw) for raw in raw_page)
         return found
 

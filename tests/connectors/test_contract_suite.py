@@ -165,3 +165,12 @@ def test_budget_counts_what_was_spent(system: tuple[Adapter, Connector, str]) ->
     used = sum(used for used, _limit in snapshot.daily.values())
     assert used >= 1
     assert requests.get(f"{url}/__emulator__/stats", timeout=10).json()["total"] >= 1
+
+
+def test_find_matches_by_field_value(system: tuple[Adapter, Connector, str]) -> None:
+    adapter, connector, _ = system
+    connector.provision(dry_run=False)
+    written = connector.write([adapter.row(k) for k in keys("f", 3)])
+    values = [f"{k}@example.com" if adapter.match_field == "email" else k for k in keys("f", 3)]
+    found = connector.find(adapter.person_object, adapter.match_field, [*values, "absent"], [])
+    assert sorted(r.id for r in found) == sorted(r.record_id or "" for r in written)

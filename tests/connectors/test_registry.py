@@ -17,7 +17,7 @@ from closedloop.connectors.contract import Connector
 class AcmeConnector(Connector):
     name = "acme"
     from_settings = check = provision = read_changes = read_all = None
-    read_records = write = related_ids = closed_deals = budget = None
+    read_records = find = write = related_ids = closed_deals = budget = None
 
 
 class NotAConnector:

@@ -1,11 +1,46 @@
 """Table definitions shared by the migrations and the code that reads and writes them.
 
 Each table is added here together with the migration that creates it and the code that uses it.
+Timestamps use :class:`UtcDateTime`: timezone-aware UTC in Python on both backends (SQLite keeps
+no offset, so values are stored in UTC and compare as text in the same format). Autoincrement
+keys are BIGINT on PostgreSQL and INTEGER on SQLite (only ``INTEGER PRIMARY KEY`` autoincrements
+there).
+
+The sync engine's durable state (migration 0002) and the module that owns each table:
+
+=================  ==============================================
+people, identities :mod:`closedloop.sync.identity`
+touchpoints        :mod:`closedloop.sync.ledger`
+shadow_records     :mod:`closedloop.sync.shadow`
+field_decisions    :mod:`closedloop.sync.provenance`
+outbox             :mod:`closedloop.sync.outbox`
+watermarks, runs   :mod:`closedloop.sync.runs`
+=================  ==============================================
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
     naming_convention={
@@ -17,6 +52,35 @@ metadata = MetaData(
     }
 )
 
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored in UTC and read back as UTC on every backend.
+
+    Naive datetimes are refused when bound: their meaning depends on the machine.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC (and drop the offset on SQLite, which cannot keep it)."""
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Attach (SQLite) or normalise to (PostgreSQL) UTC."""
+        if value is None:
+            return None
+        stamp: datetime = value
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
 # One row: this deployment's identity. Its id tags closedloop's own writes in vendor systems
 # (so echoes can be recognised) and names the deployment in `closedloop status`.
 installation = Table(
@@ -25,4 +89,141 @@ installation = Table(
     Column("id", String(36), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by_version", String(32), nullable=False),
+)
+
+# One human. A person merged into another keeps its row, pointing at the survivor.
+people = Table(
+    "people",
+    metadata,
+    Column("person_id", String(32), primary_key=True),
+    Column("email", String(320), nullable=True, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("merged_into", String(32), ForeignKey("people.person_id"), nullable=True),
+    Column("became_lead_at", UtcDateTime(), nullable=True),
+    Column("converted_at", UtcDateTime(), nullable=True),
+)
+
+# Which person each record (or anonymous visitor id: system "visitor") stands for.
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("record_id", String(255), nullable=False),
+    Column("person_id", String(32), ForeignKey("people.person_id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("system", "object_type", "record_id"),
+)
+
+# The touchpoint ledger: one row per distinct touch of a person.
+touchpoints = Table(
+    "touchpoints",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("person_id", String(32), ForeignKey("people.person_id"), nullable=False),
+    Column("touch_key", String(64), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False, index=True),
+    Column("utm_source", String(500), nullable=True),
+    Column("utm_medium", String(500), nullable=True),
+    Column("utm_campaign", String(500), nullable=True),
+    Column("utm_term", String(500), nullable=True),
+    Column("utm_content", String(500), nullable=True),
+    Column("click_ids", JSON(), nullable=False),
+    Column("landing_page", Text(), nullable=True),
+    Column("referrer", Text(), nullable=True),
+    Column("channel", String(100), nullable=True),
+    Column("origin", String(64), nullable=False),
+    Column("external_id", String(500), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False, index=True),
+    UniqueConstraint("person_id", "touch_key"),
+)
+
+# What closedloop last wrote to or read from each record: the basis of diffs and echo checks.
+shadow_records = Table(
+    "shadow_records",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("object_type", String(64), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("fields", JSON(), nullable=False),
+    Column("fields_hash", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint("source IN ('written', 'read')", name="source"),
+)
+
+# Provenance: every field decision (written, refused, unchanged or planned in a dry run).
+field_decisions = Table(
+    "field_decisions",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("person_id", String(32), ForeignKey("people.person_id"), nullable=True),
+    Column("system", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("record_id", String(255), nullable=True),
+    Column("field", String(255), nullable=False),
+    Column("canonical", String(255), nullable=True),
+    Column("value", JSON(), nullable=True),
+    Column("previous", JSON(), nullable=True),
+    Column("rule", String(64), nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", Text(), nullable=True),
+    Column("run_id", ROW_ID, nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=False),
+    Index(None, "person_id", "decided_at"),
+    CheckConstraint("outcome IN ('written', 'refused', 'unchanged', 'planned')", name="outcome"),
+)
+
+# The transactional outbox: one row per intended write; push_key makes duplicates impossible.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("push_key", String(255), nullable=False, unique=True),
+    Column("system", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("record_id", String(255), nullable=True),
+    Column("match_field", String(255), nullable=True),
+    Column("match_value", String(500), nullable=True),
+    Column("fields", JSON(), nullable=False),
+    Column("person_id", String(32), ForeignKey("people.person_id"), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("run_id", ROW_ID, nullable=True),
+    Index(None, "state", "system", "next_attempt_at"),
+    CheckConstraint("state IN ('pending', 'sending', 'done', 'dead')", name="state"),
+)
+
+# How far each (system, object type) has been read.
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("object_type", String(64), primary_key=True),
+    Column("modified_at", UtcDateTime(), nullable=True),
+    Column("last_id", String(255), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# One row per job run, with its counts and heartbeat (`closedloop status`).
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("job", String(32), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("counts", JSON(), nullable=False),
+    Column("error", Text(), nullable=True),
+    Column("heartbeat_at", UtcDateTime(), nullable=False),
+    Column("dry_run", Boolean(), nullable=False),
+    Index(None, "job", "id"),
+    CheckConstraint("status IN ('running', 'ok', 'failed', 'aborted')", name="status"),
 )

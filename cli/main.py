@@ -20,6 +20,7 @@ from closedloop.cli.db_commands import db
 from closedloop.cli.emulate import emulate
 from closedloop.cli.init_command import init
 from closedloop.cli.options import common_options
+from closedloop.cli.sync_commands import explain, status, sync
 from closedloop.runtime.errors import ClosedLoopError, ConfigError
 from closedloop.runtime.logging import configure_logging, redact
 
@@ -47,6 +48,9 @@ cli.add_command(emulate)
 cli.add_command(attribute)
 cli.add_command(check)
 cli.add_command(provision)
+cli.add_command(sync)
+cli.add_command(status)
+cli.add_command(explain)
 
 
 def _report(error: ClosedLoopError) -> None:

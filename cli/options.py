@@ -83,6 +83,7 @@ json_option = click.option(
 )
 
 
-def console() -> Console:
-    """A rich console on stdout: the terminal's width, or 160 columns when piped."""
-    return Console(width=None if sys.stdout.isatty() else 160)
+def console(*, stderr: bool = False) -> Console:
+    """A rich console on stdout (or stderr): the terminal's width, or 160 columns when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(width=None if stream.isatty() else 160, stderr=stderr)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from closedloop.mappings.fields import FieldMapping
-from closedloop.sync.model import CanonicalValue
+from closedloop.sync.model import CanonicalValue, RecordRef
 from closedloop.sync.rules import Observation, decide
 from closedloop.sync.transforms import WireValue
 
@@ -28,7 +28,8 @@ class SystemView:
     """One system's record of a person or deal, or the record about to be created.
 
     Attributes:
-        record_id: the vendor id; None when closedloop is about to create the record.
+        record_id: the vendor id; None when closedloop is about to create the record, which
+            is then upserted by ``match`` with ``create_fields`` (required-field defaults).
         fields: current values by system field name, as read.
         modified_at: the record's last-modified time (Salesforce uses it per field).
         changed_at: per-field change times, where the system keeps history (HubSpot).
@@ -42,6 +43,15 @@ class SystemView:
     modified_at: datetime | None = None
     changed_at: Mapping[str, datetime] = field(default_factory=dict)
     shadow: Mapping[str, WireValue] = field(default_factory=dict)
+    person_id: str | None = None
+    match: tuple[str, str] | None = None
+    create_fields: Mapping[str, WireValue] = field(default_factory=dict)
+
+    def ref(self) -> RecordRef:
+        """The record's reference (only for records that exist)."""
+        if self.record_id is None:
+            raise ValueError("a record about to be created has no reference yet")
+        return RecordRef(self.system, self.object_type, self.record_id)
 
 
 @dataclass(frozen=True)

@@ -70,12 +70,34 @@ def hubspot_touches(record: Record, rules: ChannelRules | None = None) -> list[T
             if change.value not in (None, ""):
                 by_time[change.at][name] = change.value
     _add_first_visit(record, by_time)
+    _carry_utm_forward(record, by_time)
     touches = []
     for at in sorted(by_time):
         touch = _touch_at(record.id, at, by_time[at], rules)
         if touch is not None:
             touches.append(touch)
     return touches
+
+
+def _carry_utm_forward(record: Record, by_time: dict[datetime, dict[str, object]]) -> None:
+    """Complete a partial UTM change with the values in force at that instant.
+
+    HubSpot records no history entry for a value that did not change, so a form submission
+    that repeats ``utm_source`` but changes ``utm_campaign`` shows only the campaign. An
+    instant at which no UTM property changed stays as it is (a direct visit is not paid).
+    """
+    history = {
+        name: sorted(record.history.get(name, []), key=lambda c: c.at) for name in UTM_PROPERTIES
+    }
+    for at, values in by_time.items():
+        if not any(name in values for name in UTM_PROPERTIES):
+            continue
+        for name in UTM_PROPERTIES:
+            if name in values:
+                continue
+            earlier = [c for c in history[name] if c.at <= at and c.value not in (None, "")]
+            if earlier:
+                values[name] = earlier[-1].value
 
 
 def _add_first_visit(record: Record, by_time: dict[datetime, dict[str, object]]) -> None:

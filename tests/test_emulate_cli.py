@@ -118,3 +118,61 @@ def test_check_and_provision_against_an_emulator(tmp_path: Path) -> None:
         assert after.returncode == 0, after.stdout
         assert json.loads(after.stdout)["ok"] is True
         assert "pat-cli" not in before.stdout + before.stderr + after.stdout + after.stderr
+
+
+def test_sync_status_and_explain_on_the_emulators(tmp_path: Path) -> None:
+    with (
+        emulator_process("hubspot", "--token", "pat-sync") as hs,
+        emulator_process("salesforce") as sf,
+    ):
+        requests.post(
+            f"{hs}/__emulator__/seed",
+            json={"contacts": 40, "companies": 4, "deals": 0, "seed": 9},
+            timeout=60,
+        ).raise_for_status()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CLOSEDLOOP")},
+            "CLOSEDLOOP__HUBSPOT__BASE_URL": hs,
+            "CLOSEDLOOP__HUBSPOT__ACCESS_TOKEN": "pat-sync",
+            "CLOSEDLOOP__SALESFORCE__INSTANCE_URL": sf,
+            "CLOSEDLOOP__SALESFORCE__LOGIN_URL": sf,
+            "CLOSEDLOOP__SALESFORCE__CLIENT_ID": "emulator-client-id",
+            "CLOSEDLOOP__SALESFORCE__CLIENT_SECRET": "emulator-client-secret",
+            "CLOSEDLOOP__DATABASE__URL": f"sqlite:///{tmp_path / 'cl.db'}",
+            "XDG_CONFIG_HOME": str(tmp_path),
+        }
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(CLI), *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+                timeout=300,
+                check=False,
+            )
+
+        assert run("provision").returncode == 0
+        refused = run("sync", "--dry-run")
+        assert refused.returncode == 1
+        assert "blast radius" in refused.stderr
+        plan = run("sync", "--dry-run", "--allow-blast-radius", "--format", "json")
+        assert plan.returncode == 0, plan.stderr
+        planned = json.loads(plan.stdout)
+        assert planned["dry_run"] is True
+        assert planned["counts"]["changed"] == 80  # 40 stamped contacts + 40 new leads
+        done = run("sync", "--allow-blast-radius", "--format", "json")
+        assert json.loads(done.stdout)["counts"]["written"] == 80
+        again = json.loads(run("sync", "--format", "json").stdout)
+        assert again["counts"]["changed"] == 0
+        status = json.loads(run("status", "--format", "json").stdout)
+        assert status["runs"]["incremental"]["status"] == "ok"
+        assert status["dead_letters"] == 0
+        email = planned["records"][0]["fields"].get("email", {}).get("to")
+        who = email or f"hubspot:{planned['records'][0]['record_id']}"
+        explained = run("explain", who, "--format", "json")
+        assert explained.returncode == 0, explained.stderr
+        story = json.loads(explained.stdout)
+        assert story["touches"]
+        assert any(d["outcome"] == "written" for d in story["decisions"])

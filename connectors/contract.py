@@ -131,6 +131,18 @@ class WonDeal:
     campaign_id: str | None = None
 
 
+@dataclass(frozen=True)
+class MarketingEvent:
+    """A behavioural event for the marketing side (e.g. a won deal), idempotent by push key."""
+
+    push_key: str
+    name: str
+    occurred_at: datetime
+    email: str | None = None
+    object_id: str | None = None
+    properties: dict[str, Value] = field(default_factory=dict)
+
+
 class Connector(ABC):
     """A vendor system closedloop can read from and write to.
 
@@ -196,6 +208,11 @@ class Connector(ABC):
     @abstractmethod
     def closed_deals(self, since: Watermark) -> Iterator[WonDeal]:
         """Deals or opportunities closed or changed since ``since``."""
+
+    def push_events(self, events: Sequence[MarketingEvent]) -> list[RowResult]:
+        """Send behavioural events; systems without them refuse each with the reason."""
+        reason = f"{self.name} takes no behavioural events; revenue goes to fields instead"
+        return [RowResult(e.push_key, False, action=Action.SKIP_ROW, reason=reason) for e in events]
 
     @abstractmethod
     def budget(self) -> BudgetSnapshot:

@@ -16,6 +16,7 @@ from closedloop.connectors.budget import BudgetSnapshot
 from closedloop.connectors.contract import (
     CheckItem,
     Connector,
+    MarketingEvent,
     Page,
     ProvisionStep,
     Record,
@@ -26,7 +27,7 @@ from closedloop.connectors.contract import (
 )
 from closedloop.connectors.hubspot.api import STANDARD, HubSpotApi, hubspot_budget
 from closedloop.connectors.hubspot.auth import OAuthRefreshToken, StaticToken, TokenSource
-from closedloop.connectors.hubspot.deals import HubSpotDeals
+from closedloop.connectors.hubspot.deals import HubSpotDeals, send_events
 from closedloop.connectors.hubspot.provisioning import HubSpotProvisioner
 from closedloop.connectors.hubspot.reads import HubSpotReader
 from closedloop.connectors.hubspot.writes import HubSpotWriter
@@ -148,6 +149,10 @@ class HubSpotConnector(Connector):
     def closed_deals(self, since: Watermark) -> Iterator[WonDeal]:
         """Closed deals changed since the watermark, with their contacts."""
         return self.deals.closed_since(since)
+
+    def push_events(self, events: Sequence[MarketingEvent]) -> list[RowResult]:
+        """Behavioural events (``/events/v3/send/batch``), deduplicated by push key."""
+        return send_events(self.api, events)
 
     def budget(self) -> BudgetSnapshot:
         """The portal's API budget."""

@@ -7,6 +7,7 @@ portals relabel and reuse stages. Associations come from the v4 batch read, 1,00
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,11 +15,14 @@ from typing import Any
 
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 
-from closedloop.connectors.contract import Watermark, WonDeal
+from closedloop.connectors.classification import Action
+from closedloop.connectors.contract import MarketingEvent, RowResult, Watermark, WonDeal
 from closedloop.connectors.hubspot.api import ASSOCIATIONS, STANDARD, HubSpotApi
 from closedloop.connectors.hubspot.reads import HubSpotReader
+from closedloop.runtime.errors import SkippableSyncError
 
 ASSOCIATION_BATCH = 1000
+EVENT_BATCH = 500
 DEAL_FIELDS = (
     "amount",
     "amount_in_home_currency",
@@ -112,6 +116,37 @@ class HubSpotDeals:
                 if after:
                     pending.append({"id": origin, "after": after})
         return found
+
+
+def send_events(api: HubSpotApi, events: Sequence[MarketingEvent]) -> list[RowResult]:
+    """Send behavioural events in batches of 500, idempotently.
+
+    Each event carries a uuid derived from its push key, so HubSpot records a repeat once.
+    """
+    batch_api = api.api("events.send.batch_api")
+    results: list[RowResult] = []
+    for start in range(0, len(events), EVENT_BATCH):
+        chunk = events[start : start + EVENT_BATCH]
+        inputs = [
+            {
+                "eventName": e.name,
+                "occurredAt": e.occurred_at.isoformat().replace("+00:00", "Z"),
+                "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, e.push_key)),
+                **({"email": e.email} if e.email else {}),
+                **({"objectId": e.object_id} if e.object_id else {}),
+                "properties": {k: "" if v is None else str(v) for k, v in e.properties.items()},
+            }
+            for e in chunk
+        ]
+        try:
+            api.call(STANDARD, batch_api.send_with_http_info, {"inputs": inputs})
+        except SkippableSyncError as exc:
+            results += [
+                RowResult(e.push_key, False, action=Action.SKIP_ROW, reason=str(exc)) for e in chunk
+            ]
+            continue
+        results += [RowResult(e.push_key, True) for e in chunk]
+    return results
 
 
 def _number(value: Any) -> float | None:

@@ -155,7 +155,9 @@ class SyncEngine:
 
     def _plan(self, people: list[Any], gatherer: Gatherer) -> list[RecordPlan]:
         person_mappings = self.mappings.for_entity("person")
+        deal_mappings = self.mappings.for_entity("deal")
         touches = self.state.ledger.touches_by_person([p.person_id for p in people])
+        deals = gatherer.deal_views(people)
         plans: list[RecordPlan] = []
         for person in people:
             info = self.state.identity.person(person.person_id)
@@ -169,6 +171,11 @@ class SyncEngine:
             for plan in planned.values():
                 plan.view = gatherer.with_creation_defaults(plan, person)
                 plans.append(plan)
+            for deal in deals.get(person.person_id, []):
+                stamped = plan_record_set(
+                    deal_mappings, stamps.values(), {deal.system: deal}, self.roles
+                )
+                plans.extend(stamped.values())
         return plans
 
     def _guard(self, plans: list[RecordPlan], allow_blast: bool) -> None:

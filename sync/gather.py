@@ -204,6 +204,35 @@ class Gatherer:
         stage = str(source.fields.get("lifecyclestage") or "")
         return not rules.lifecycle_stages or stage in rules.lifecycle_stages
 
+    def deal_views(self, people: list[PersonRecords]) -> dict[str, list[SystemView]]:
+        """Each person's Salesforce opportunities (from lead conversion), to stamp as deals."""
+        if "salesforce" not in self.connectors:
+            return {}
+        owners: dict[str, str] = {}
+        for person in people:
+            for ref in self.state.identity.records_of(person.person_id):
+                if ref.system == "salesforce" and ref.object_type == "Opportunity":
+                    owners[ref.record_id] = person.person_id
+        if not owners:
+            return {}
+        fields = sorted(
+            {
+                m.targets["salesforce"].field
+                for m in self.mappings.for_system("salesforce", "Opportunity")
+                if m.entity == "deal"
+            }
+        )
+        records = self.connectors["salesforce"].read_records("Opportunity", list(owners), fields)
+        refs = [RecordRef("salesforce", "Opportunity", r.id) for r in records]
+        shadows = self.state.shadow.get_many(refs)
+        views: dict[str, list[SystemView]] = {}
+        for record, ref in zip(records, refs, strict=True):
+            view = dataclasses.replace(
+                view_of("salesforce", record, shadows.get(ref)), person_id=owners[record.id]
+            )
+            views.setdefault(owners[record.id], []).append(view)
+        return views
+
     def views_of(self, person: PersonRecords) -> dict[str, SystemView]:
         """The planner's view of each of the person's records (or of the Lead to create)."""
         views = {}

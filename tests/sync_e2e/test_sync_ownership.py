@@ -86,7 +86,8 @@ def test_conversion_carries_the_stamps_to_contact_and_opportunity(
     run.engine.run()
     salesforce = run.engine.connectors["salesforce"]
     contact = salesforce.read_records(
-        "Contact", [converted["contactId"]],
+        "Contact",
+        [converted["contactId"]],
         ["CL_First_Touch_Source__c", "CL_Last_Touch_Source__c"],
     )[0].fields
     opportunity = salesforce.read_records(

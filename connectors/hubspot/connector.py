@@ -104,6 +104,18 @@ class HubSpotConnector(Connector):
             )
         else:
             items.append(CheckItem("closedloop properties", True, "all present"))
+        items.append(
+            CheckItem(
+                "webhook subscriptions (manual)",
+                True,
+                "HubSpot lists an app's subscriptions only to its developer account, so "
+                "closedloop cannot read them with this token",
+                "in your app's Webhooks settings, target <server.public_base_url>/webhooks/hubspot "
+                "and subscribe to contact.creation, contact.propertyChange (email, lifecyclestage, "
+                "utm_*), contact.merge, deal.propertyChange (dealstage, amount) and "
+                "deal.deletion; the scheduled sync catches anything missed",
+            )
+        )
         return items
 
     def provision(self, *, dry_run: bool) -> list[ProvisionStep]:

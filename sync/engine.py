@@ -35,6 +35,7 @@ from closedloop.sync.runs import RunCounts
 from closedloop.sync.state import SyncState
 
 Progress = Callable[[str, int], None]
+HEARTBEAT_SECONDS = 15.0
 
 
 class BlastRadiusError(Exception):
@@ -116,6 +117,7 @@ class SyncEngine:
         dry_run = dry_run or self.settings.sync.read_only
         run_id = self.state.runs.start("full" if full else "incremental", dry_run)
         counts = RunCounts()
+        progress = self._with_heartbeat(run_id, progress)
         try:
             gatherer = Gatherer(
                 self.state, self.connectors, self.mappings, self.roles, self.settings
@@ -152,6 +154,19 @@ class SyncEngine:
         except Exception as exc:
             self.state.runs.finish(run_id, "failed", counts, f"{type(exc).__name__}: {exc}")
             raise
+
+    def _with_heartbeat(self, run_id: int, progress: Progress | None) -> Progress:
+        """Report progress and, at most every 15 s, show the run is alive in the run log."""
+        last = [self.clock.monotonic()]
+
+        def report(stage: str, n: int) -> None:
+            if progress is not None:
+                progress(stage, n)
+            if self.clock.monotonic() - last[0] >= HEARTBEAT_SECONDS:
+                last[0] = self.clock.monotonic()
+                self.state.runs.heartbeat(run_id)
+
+        return report
 
     def _plan(self, people: list[Any], gatherer: Gatherer) -> list[RecordPlan]:
         person_mappings = self.mappings.for_entity("person")

@@ -99,6 +99,10 @@ class Gatherer:
                 self._converted(record)
                 continue
             person_id = self.state.identity.resolve(ref, str(email) if email else None)
+            merged = str(record.fields.get("hs_merged_object_ids") or "")
+            if merged:  # HubSpot merged other contacts into this one: their people join it
+                away = [RecordRef(system, record.object_type, i) for i in merged.split(";") if i]
+                person_id = self.state.identity.merge(ref, away)
             self._keep(person_id, system, record)
             if system == "hubspot":
                 touches += [(person_id, t) for t in hubspot_touches(record)]

@@ -40,6 +40,7 @@ HUBSPOT_TOUCH_HISTORY = (
 )
 HUBSPOT_TOUCH_FIELDS = (
     "email",
+    "hs_merged_object_ids",
     "lifecyclestage",
     "hs_lifecyclestage_lead_date",
     "hs_analytics_first_url",

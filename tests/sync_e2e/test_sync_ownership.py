@@ -152,3 +152,31 @@ def test_full_reconciliation_repairs_drift(loop: Callable[..., Loop]) -> None:
     assert report.counts.written == 100
     assert all(r.fields["CL_Last_Touch_Source__c"] != "drifted" for r in leads(run).values())
     assert run.engine.run(full=True).counts.changed == 0
+
+
+def test_a_hubspot_merge_keeps_every_touch_with_the_surviving_person(
+    loop: Callable[..., Loop],
+) -> None:
+    run = loop(contacts=10, seed=14)
+    run.engine.run(allow_blast=True)
+    hubspot = run.engine.connectors["hubspot"]
+    contacts = [r for p in hubspot.read_all("contacts", ["email"]) for r in p.records]
+    survivor, absorbed = contacts[0], contacts[1]
+    state = run.engine.state
+    ref_of = lambda c: RecordRef("hubspot", "contacts", c.id)  # noqa: E731
+    touches = {
+        c.id: len(state.ledger.touches_of(state.identity.person_of(ref_of(c)) or ""))
+        for c in (survivor, absorbed)
+    }
+    api = hubspot.api.api("crm.contacts.basic_api")
+    hubspot.api.call(
+        ("burst",),
+        api.merge_with_http_info,
+        {"primaryObjectId": survivor.id, "objectIdToMerge": absorbed.id},
+    )
+    run.engine.run(allow_blast=True)
+    person = state.identity.person_of(ref_of(survivor))
+    assert person is not None
+    assert state.identity.person_of(ref_of(absorbed)) == person
+    assert len(state.ledger.touches_of(person)) >= touches[survivor.id]
+    assert len(state.ledger.touches_of(person)) >= touches[absorbed.id]

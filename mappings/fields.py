@@ -9,9 +9,8 @@ mapping name (``extends: default``) or replaces it. Every problem raises
 data fields; ``rule: none`` mappings are dropped.
 
 This module reads and merges the files. The data types live in
-:mod:`closedloop.mappings.field_types` and the checks in
-:mod:`closedloop.mappings.field_validation`; the public names of both are re-exported here, so
-``from closedloop.mappings.fields import FieldMapping`` keeps working.
+:mod:`closedloop.mappings.field_types` (import them from there) and the checks in
+:mod:`closedloop.mappings.field_validation`.
 
 Typical use::
 
@@ -27,21 +26,9 @@ from pathlib import Path
 
 from closedloop.mappings.field_types import (
     DEFAULT_FILE,
-    ENTITIES,
     OVERRIDE_FILE,
-    RULES,
-    STAMP_RULES,
-    TRANSFORMS,
-    VALUE_TYPES,
-    Entity,
-    FieldMapping,
     FieldMappingError,
     FieldMappings,
-    Origin,
-    Rule,
-    SystemField,
-    Transform,
-    ValueType,
 )
 from closedloop.mappings.field_validation import (
     ENTRY_KEYS,
@@ -51,26 +38,7 @@ from closedloop.mappings.field_validation import (
     parse_document,
 )
 
-__all__ = [
-    "DEFAULT_FILE",
-    "ENTITIES",
-    "OVERRIDE_FILE",
-    "RULES",
-    "STAMP_RULES",
-    "TRANSFORMS",
-    "VALUE_TYPES",
-    "Entity",
-    "FieldMapping",
-    "FieldMappingError",
-    "FieldMappings",
-    "Origin",
-    "Rule",
-    "SystemField",
-    "Transform",
-    "ValueType",
-    "default_field_mappings",
-    "load_field_mappings",
-]
+__all__ = ["default_field_mappings", "load_field_mappings"]
 
 
 class _Layers:

@@ -23,7 +23,7 @@ from typing import Any
 
 from closedloop.config.schema import Settings
 from closedloop.connectors.contract import Connector, Watermark
-from closedloop.mappings.fields import FieldMappings
+from closedloop.mappings.field_types import FieldMappings
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.sync.flush import flush_outbox
 from closedloop.sync.gather import Gatherer

@@ -14,7 +14,7 @@ from typing import Any
 
 from closedloop.config.schema import Settings
 from closedloop.connectors.contract import Connector, Record, Watermark
-from closedloop.mappings.fields import FieldMappings
+from closedloop.mappings.field_types import FieldMappings
 from closedloop.sync.model import RecordRef
 from closedloop.sync.planner import RecordPlan, SystemView
 from closedloop.sync.runs import RunCounts

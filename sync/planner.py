@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from closedloop.mappings.fields import FieldMapping
+from closedloop.mappings.field_types import FieldMapping
 from closedloop.sync.model import CanonicalValue, RecordRef
 from closedloop.sync.rules import Observation, decide
 from closedloop.sync.transforms import WireValue

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from closedloop.mappings.fields import FieldMapping, Rule
+from closedloop.mappings.field_types import FieldMapping, Rule
 from closedloop.sync.model import CanonicalValue
 from closedloop.sync.transforms import TransformError, WireValue, from_wire, same_value, to_wire
 

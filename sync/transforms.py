@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from closedloop.mappings.fields import SystemField
+from closedloop.mappings.field_types import SystemField
 from closedloop.runtime.errors import ClosedLoopError
 from closedloop.sync.model import CanonicalValue
 

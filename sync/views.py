@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from closedloop.connectors.contract import Record
-from closedloop.mappings.fields import FieldMappings
+from closedloop.mappings.field_types import FieldMappings
 from closedloop.sync.model import RecordRef
 from closedloop.sync.planner import SystemView
 from closedloop.sync.touch_sources import HUBSPOT_TOUCH_FIELDS, HUBSPOT_TOUCH_HISTORY

@@ -7,12 +7,8 @@ from importlib.resources import files
 import pytest
 import yaml
 
-from closedloop.mappings.fields import (
-    RULES,
-    FieldMappings,
-    default_field_mappings,
-    load_field_mappings,
-)
+from closedloop.mappings.field_types import RULES, FieldMappings
+from closedloop.mappings.fields import default_field_mappings, load_field_mappings
 from closedloop.sync.model import PERSON_FIELDS, STAMP_FIELDS, TOUCH_ATTRIBUTES, TOUCH_KINDS
 
 HUBSPOT_OBJECTS = {"person": ("contacts",), "deal": ("deals",)}

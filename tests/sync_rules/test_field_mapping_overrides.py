@@ -11,11 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from closedloop.mappings.fields import (
-    DEFAULT_FILE,
-    FieldMappingError,
-    load_field_mappings,
-)
+from closedloop.mappings.field_types import DEFAULT_FILE, FieldMappingError
+from closedloop.mappings.fields import load_field_mappings
 from closedloop.runtime.errors import MappingError
 from closedloop.sync.model import STAMP_FIELDS
 

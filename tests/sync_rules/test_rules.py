@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from closedloop.mappings.fields import FieldMapping, default_field_mappings
+from closedloop.mappings.field_types import FieldMapping
+from closedloop.mappings.fields import default_field_mappings
 from closedloop.sync.model import CanonicalValue
 from closedloop.sync.rules import FieldDecision, Observation, decide
 

@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from closedloop.mappings.fields import FieldMapping, SystemField, default_field_mappings
+from closedloop.mappings.field_types import FieldMapping, SystemField
+from closedloop.mappings.fields import default_field_mappings
 from closedloop.sync.model import CanonicalValue
 from closedloop.sync.rules import FieldDecision, Observation, decide
 from closedloop.sync.transforms import from_wire, same_value, to_wire

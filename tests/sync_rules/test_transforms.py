@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from closedloop.mappings.fields import SystemField, default_field_mappings
+from closedloop.mappings.field_types import SystemField
+from closedloop.mappings.fields import default_field_mappings
 from closedloop.sync.transforms import TransformError, from_wire, same_value, to_wire, truncate
 
 

@@ -151,6 +151,72 @@ class SyncSettings(Section):
     create: CreationSettings = CreationSettings()
 
 
+class WebhookSettings(Section):
+    """Inbound webhooks: limits, legacy signatures and the Salesforce callout secrets."""
+
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Larger request bodies are answered 413."
+    )
+    hubspot_legacy_signatures: bool = Field(
+        default=False,
+        description="Accept HubSpot v1/v2 signatures (no timestamp: replayable; legacy apps only).",
+    )
+    salesforce_event_secrets: tuple[SecretStr, ...] = Field(
+        default=(),
+        description="Standard Webhooks secrets (whsec_...) of Apex callouts; two during rotation.",
+    )
+    flow_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per-source shared secrets of Flow HTTP callouts (X-ClosedLoop-Token header).",
+    )
+    workers: int = Field(default=2, ge=1, le=32, description="Inbox worker threads in serve.")
+    max_attempts: int = Field(
+        default=5, ge=1, description="Processing attempts before an event is dead-lettered."
+    )
+
+
+class CollectorSettings(Section):
+    """The first-party touchpoint collector (``/collect`` and ``/collect.js``)."""
+
+    enabled: bool = True
+    allowed_origins: tuple[str, ...] = Field(
+        default=(), description="Website origins allowed to post touches (CORS allowlist)."
+    )
+    consent_signal: str | None = Field(
+        default=None,
+        description="Name of the consent flag the page sends; when set, touches need it true.",
+    )
+    honour_gpc: bool = Field(default=True, description="Drop touches sent with Sec-GPC: 1.")
+    rate_limit_per_minute: int = Field(
+        default=120, ge=1, description="Touches accepted per client address per minute."
+    )
+    raw_retention_days: int = Field(
+        default=30, ge=0, description="Days raw collector payloads are kept (0: never kept)."
+    )
+    cookie_days: int = Field(default=180, ge=1, description="Lifetime of the first-party cookie.")
+
+
+class RevenueSettings(Section):
+    """Attribution of won revenue and its push-back to the marketing system."""
+
+    model: str = Field(default="linear", description="Attribution model of the pushed revenue.")
+    half_life_days: float = Field(default=7.0, gt=0, description="time_decay half-life.")
+    custom_weights: dict[str, float] = Field(
+        default_factory=dict, description="Position weights of the custom model (FT, LC, ...)."
+    )
+    home_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="Fallback rates: units of home currency per unit of each currency.",
+    )
+    push_events: bool = Field(
+        default=False, description="Also send a behavioral event per won deal (HubSpot)."
+    )
+    event_name: str | None = Field(
+        default=None, description="Fully qualified HubSpot custom event name (pe<portal>_...)."
+    )
+
+
 class Settings(Section):
     """All of closedloop's settings."""
 
@@ -160,6 +226,9 @@ class Settings(Section):
     roles: RolesSettings = RolesSettings()
     server: ServerSettings = ServerSettings()
     sync: SyncSettings = SyncSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    collector: CollectorSettings = CollectorSettings()
+    revenue: RevenueSettings = RevenueSettings()
 
 
 def default_data_dir() -> Path:

@@ -26,7 +26,7 @@ from closedloop.connectors.contract import Connector, Watermark
 from closedloop.mappings.field_types import FieldMappings
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.sync.flush import flush_outbox
-from closedloop.sync.gather import Gatherer
+from closedloop.sync.gather import Gatherer, Targets
 from closedloop.sync.model import compute_stamps
 from closedloop.sync.outbox import OutboxItem
 from closedloop.sync.planner import RecordPlan, plan_record_set
@@ -112,22 +112,31 @@ class SyncEngine:
         dry_run: bool = False,
         allow_blast: bool = False,
         progress: Progress | None = None,
+        targets: Targets | None = None,
     ) -> RunReport:
-        """One run; raises :class:`BlastRadiusError` before writing anything too broad."""
+        """One run; raises :class:`BlastRadiusError` before writing anything too broad.
+
+        ``targets`` (``{(system, object type): record ids}``) re-reads just those records, as
+        webhooks ask: the run is logged as job ``targeted`` and moves no watermark.
+        """
         dry_run = dry_run or self.settings.sync.read_only
-        run_id = self.state.runs.start("full" if full else "incremental", dry_run)
+        job = "targeted" if targets is not None else "full" if full else "incremental"
+        run_id = self.state.runs.start(job, dry_run)
         counts = RunCounts()
         progress = self._with_heartbeat(run_id, progress)
         try:
             gatherer = Gatherer(
                 self.state, self.connectors, self.mappings, self.roles, self.settings
             )
-            people, marks = gatherer.gather(full=full, counts=counts, progress=progress)
+            people, marks = gatherer.gather(
+                full=full, counts=counts, progress=progress, targets=targets
+            )
             plans = self._plan(people, gatherer)
             changed = [p for p in plans if p.writes]
             counts.changed = len(changed)
             report = RunReport(run_id, dry_run, counts, plans)
-            self._guard(plans, allow_blast)
+            # A targeted run answers real changes, a batch at a time: the guard is for sweeps.
+            self._guard(plans, allow_blast or targets is not None)
             if dry_run:
                 self.state.runs.finish(run_id, "ok", counts)
                 return report

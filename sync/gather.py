@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from closedloop.config.schema import Settings
-from closedloop.connectors.contract import Connector, Record, Watermark
+from closedloop.connectors.contract import Connector, Page, Record, Watermark
 from closedloop.mappings.field_types import FieldMappings
 from closedloop.sync.model import RecordRef
 from closedloop.sync.planner import RecordPlan, SystemView
@@ -32,6 +32,7 @@ from closedloop.sync.views import (
 
 EXTERNAL_ID = "closedloop_id__c"
 Progress = Callable[[str, int], None]
+Targets = Mapping[tuple[str, str], Sequence[str]]
 
 
 class Gatherer:
@@ -54,20 +55,35 @@ class Gatherer:
         self._owners = itertools.cycle(settings.sync.create.round_robin_owner_ids or [None])
 
     def gather(
-        self, *, full: bool, counts: RunCounts, progress: Progress | None = None
+        self,
+        *,
+        full: bool,
+        counts: RunCounts,
+        progress: Progress | None = None,
+        targets: Targets | None = None,
     ) -> tuple[list[PersonRecords], dict[tuple[str, str], Watermark]]:
-        """Read every changed (or, for ``full``, every) person record of both systems."""
+        """Read every changed (or, for ``full``, every) person record of both systems.
+
+        With ``targets`` (``{(system, object type): record ids}``, from webhooks), read exactly
+        those records instead; no watermark moves.
+        """
         marks: dict[tuple[str, str], Watermark] = {}
         for system in dict.fromkeys([self.marketing, self.crm]):
             connector = self.connectors[system]
             for object_type in PERSON_OBJECTS[system]:
                 fields = read_fields(self.mappings, system, object_type)
                 since = self.state.watermarks.get(system, object_type)
-                pages = (
-                    connector.read_all(object_type, fields)
-                    if full
-                    else connector.read_changes(object_type, since, fields)
-                )
+                if targets is not None:
+                    ids = list(dict.fromkeys(targets.get((system, object_type), ())))
+                    pages: Iterable[Page] = (
+                        [Page(connector.read_records(object_type, ids, fields), Watermark())]
+                        if ids
+                        else []
+                    )
+                elif full:
+                    pages = connector.read_all(object_type, fields)
+                else:
+                    pages = connector.read_changes(object_type, since, fields)
                 for page in pages:
                     records = [r for r in page.records if not r.archived]
                     if system == "hubspot" and records:

@@ -134,3 +134,26 @@ def test_blast_radius_refuses_a_broad_change_and_writes_nothing(
     with pytest.raises(BlastRadiusError):
         run.engine.run()
     assert run.writes() == {"hubspot": 0, "salesforce": 0}
+
+
+def test_a_targeted_run_reads_only_the_named_records(loop: Callable[..., Loop]) -> None:
+    run = loop(contacts=40, seed=5)
+    run.engine.run(allow_blast=True)
+    hubspot = run.engine.connectors["hubspot"]
+    contacts = [r for page in hubspot.read_all("contacts", ["email"]) for r in page.records]
+    first, second = contacts[0], contacts[1]
+    run.admin("hubspot", "post", "clock", {"advance_seconds": 60})
+    for contact in (first, second):
+        hubspot.write(
+            [RowWrite(f"t-{contact.id}", "contacts", {"utm_source": "bing"}, record_id=contact.id)]
+        )
+    before = run.engine.state.watermarks.get("hubspot", "contacts")
+
+    report = run.engine.run(targets={("hubspot", "contacts"): [first.id]})
+
+    assert report.counts.read == 1
+    assert run.engine.state.watermarks.get("hubspot", "contacts") == before
+    by_email = {r.fields["Email"]: r.fields for r in leads(run)}
+    assert by_email[first.fields["email"]]["CL_Last_Touch_Source__c"] == "bing"
+    assert by_email[second.fields["email"]]["CL_Last_Touch_Source__c"] != "bing"
+    assert "targeted" in run.engine.state.runs.last_runs()

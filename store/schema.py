@@ -227,3 +227,9 @@ runs = Table(
     Index(None, "job", "id"),
     CheckConstraint("status IN ('running', 'ok', 'failed', 'aborted')", name="status"),
 )
+
+# --- webhook inbox (migration 0003, closedloop.webhooks.inbox) ---
+
+# --- touchpoint collector (migration 0004, closedloop.webhooks.collector) ---
+
+# --- revenue loop (migration 0005, closedloop.revenue) ---

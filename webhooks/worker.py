@@ -1,0 +1,275 @@
+"""Inbox workers: claim received events, hand them to the sync engine or the revenue loop.
+
+Events are grouped by target: person records (HubSpot ``contacts``; Salesforce ``Lead`` and
+``Contact``) become one targeted sync run (``SyncEngine.run(targets=...)``), which re-reads just
+those records, diffs them against the shadow state (so echoes of closedloop's own writes change
+nothing) and writes through the outbox; deals (HubSpot ``deals``, Salesforce ``Opportunity``)
+go to ``Services.on_deals``. Anything else is marked done with a note.
+
+A failing group is retried record by record, so one poison event never holds back its
+batch-mates; a failed event is due again after a back-off, and dead (with its reason) once
+``webhooks.max_attempts`` attempts failed.
+
+While it processes, a worker refreshes its claims (a heartbeat every sixth of
+``stale_after_seconds``), so a claim left untouched for ``stale_after_seconds`` (60 s) belongs
+to a process that died: it is released and the event processed again, which re-reads the
+records and writes only what is still missing. An idle worker also looks for outbox rows a dead
+process left in ``sending`` and flushes, which verifies them before sending anything
+(:mod:`closedloop.sync.outbox_recovery`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from closedloop.config.schema import Settings
+from closedloop.runtime.logging import redact
+from closedloop.sync.flush import flush_outbox
+from closedloop.sync.outbox_recovery import STALE_SENDING, Heartbeat, SendingClaims
+from closedloop.webhooks.inbox import StoredEvent
+from closedloop.webhooks.services import Services
+
+__all__ = ["DEAL_OBJECTS", "PERSON_OBJECTS", "InboxWorker", "ProcessResult"]
+
+log = logging.getLogger("closedloop.webhooks.worker")
+
+PERSON_OBJECTS = {("hubspot", "contacts"), ("salesforce", "Lead"), ("salesforce", "Contact")}
+DEAL_OBJECTS = {("hubspot", "deals"), ("salesforce", "Opportunity")}
+NO_REVENUE_HANDLER = "no revenue handler"
+NOT_SYNCED = "not a synced object"
+
+Action = Callable[[list[StoredEvent]], None]
+
+
+@dataclass
+class ProcessResult:
+    """What one pass over the inbox did."""
+
+    claimed: int = 0
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    released: int = 0
+
+    def add(self, other: ProcessResult) -> None:
+        """Add ``other``'s counts to this one."""
+        for name in ("claimed", "done", "retried", "dead", "released"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _reason(exc: BaseException) -> str:
+    return redact(f"{type(exc).__name__}: {exc}")[:500]
+
+
+class InboxWorker:
+    """Processes the webhook inbox, once on demand or continuously on background threads.
+
+    Args:
+        services: the store, sync engine, clock and deal handler.
+        settings: ``webhooks.max_attempts`` and ``webhooks.workers`` are read.
+        batch_size: events claimed per pass.
+        poll_seconds: how long an idle thread waits for new events.
+        stale_after_seconds: when a ``processing`` claim no heartbeat refreshed is abandoned.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 0.5,
+        stale_after_seconds: float = 60.0,
+    ) -> None:
+        self.services = services
+        self.settings = settings
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.stale_after = timedelta(seconds=stale_after_seconds)
+        self._outbox_checked = float("-inf")
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts before an event is dead-lettered."""
+        return self.settings.webhooks.max_attempts
+
+    def process_once(self, limit: int | None = None) -> ProcessResult:
+        """Release abandoned claims, then claim and process up to ``limit`` due events."""
+        inbox = self.services.inbox
+        result = ProcessResult()
+        result.released = inbox.release_stale(
+            self.services.clock.now() - self.stale_after, self.max_attempts
+        )
+        events = inbox.claim(limit or self.batch_size)
+        result.add(self._process_alive(events))
+        if not events:
+            self.recover_outbox()
+        return result
+
+    def process_ids(self, ids: Iterable[int]) -> ProcessResult:
+        """Claim and process exactly the pending events ``ids`` (due or not): replays."""
+        wanted = list(ids)
+        if not wanted:
+            return ProcessResult()
+        return self._process_alive(self.services.inbox.claim(len(wanted), ids=wanted))
+
+    def recover_outbox(self) -> int:
+        """Flush when a dead process left outbox rows in ``sending`` (checked every 15 s).
+
+        The flush verifies those rows against the vendor before sending any of them. Returns
+        how many rows were abandoned.
+        """
+        if time.monotonic() - self._outbox_checked < STALE_SENDING.total_seconds() / 4:
+            return 0
+        self._outbox_checked = time.monotonic()
+        claims = SendingClaims(self.services.store, self.services.clock)
+        abandoned = claims.abandoned_count(self.services.clock.now() - STALE_SENDING)
+        if abandoned:
+            try:
+                engine = self.services.sync_engine
+            except RuntimeError:  # a listener without sync: another process flushes
+                return abandoned
+            state = engine.state
+            with self.services.sync_lock:
+                flushed = flush_outbox(
+                    state.outbox,
+                    engine.connectors,
+                    state.shadow,
+                    state.identity,
+                    clock=engine.clock,
+                )
+            log.info(
+                "outbox recovery: %d abandoned rows, %d already written, %d sent",
+                abandoned,
+                flushed.recovered,
+                flushed.written,
+            )
+        return abandoned
+
+    def _process_alive(self, events: list[StoredEvent]) -> ProcessResult:
+        """Process ``events`` while a heartbeat keeps their claims fresh."""
+        if not events:
+            return ProcessResult()
+        ids = [event.id for event in events]
+        inbox = self.services.inbox
+        interval = max(0.5, self.stale_after.total_seconds() / 6)
+        with Heartbeat(lambda: inbox.touch(ids), interval):
+            return self._process(events)
+
+    def _process(self, events: list[StoredEvent]) -> ProcessResult:
+        result = ProcessResult(claimed=len(events))
+        people: list[StoredEvent] = []
+        deals: dict[tuple[str, str], list[StoredEvent]] = defaultdict(list)
+        unsynced: list[StoredEvent] = []
+        for event in events:
+            key = (event.system, event.object_type)
+            if key in PERSON_OBJECTS:
+                people.append(event)
+            elif key in DEAL_OBJECTS:
+                deals[key].append(event)
+            else:
+                unsynced.append(event)
+        if unsynced:
+            result.done += self.services.inbox.complete([e.id for e in unsynced], NOT_SYNCED)
+        if people:
+            result.add(self._settle(people, self._sync_people))
+        for group in deals.values():
+            if self.services.on_deals is None:
+                result.done += self.services.inbox.complete(
+                    [e.id for e in group], NO_REVENUE_HANDLER
+                )
+            else:
+                result.add(self._settle(group, self._hand_deals))
+        for outcome in ("done", "retried", "dead"):
+            self.services.metrics.inc(
+                "closedloop_inbox_events_processed_total",
+                getattr(result, outcome),
+                outcome=outcome,
+            )
+        return result
+
+    def _sync_people(self, events: list[StoredEvent]) -> None:
+        targets: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for event in events:
+            ids = targets[(event.system, event.object_type)]
+            if event.record_id not in ids:
+                ids.append(event.record_id)
+        engine = self.services.sync_engine
+        with self.services.sync_lock:
+            engine.run(targets=dict(targets))
+
+    def _hand_deals(self, events: list[StoredEvent]) -> None:
+        handler = self.services.on_deals
+        if handler is None:  # pragma: no cover - checked by the caller
+            return
+        ids = list(dict.fromkeys(event.record_id for event in events))
+        handler(events[0].system, events[0].object_type, ids)
+
+    def _settle(self, events: list[StoredEvent], action: Action) -> ProcessResult:
+        """Run ``action`` on the group; on failure, once per record to isolate the poison."""
+        result = ProcessResult()
+        try:
+            action(events)
+        except Exception as exc:  # noqa: BLE001  (any failure is the event's failure)
+            by_record: dict[tuple[str, str, str], list[StoredEvent]] = defaultdict(list)
+            for event in events:
+                by_record[(event.system, event.object_type, event.record_id)].append(event)
+            if len(by_record) > 1:
+                for group in by_record.values():
+                    result.add(self._settle(group, action))
+                return result
+            log.warning("inbox events %s failed: %s", [e.id for e in events], type(exc).__name__)
+            for event in events:
+                state = self.services.inbox.fail(event, _reason(exc), self.max_attempts)
+                if state == "dead":
+                    result.dead += 1
+                else:
+                    result.retried += 1
+            return result
+        result.done += self.services.inbox.complete([e.id for e in events])
+        self._observe(events)
+        return result
+
+    def _observe(self, events: list[StoredEvent]) -> None:
+        now = self.services.clock.now()
+        metrics = self.services.metrics
+        for event in events:
+            metrics.observe(
+                "closedloop_inbox_processing_seconds", (now - event.received_at).total_seconds()
+            )
+
+    def start(self, threads: int | None = None) -> None:
+        """Start ``threads`` (default ``webhooks.workers``) background processing threads."""
+        self._stopping.clear()
+        for n in range(threads or self.settings.webhooks.workers):
+            thread = threading.Thread(target=self._loop, name=f"inbox-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the threads to stop after their current pass, and wait for them."""
+        self._stopping.set()
+        self.services.inbox_signal.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def _loop(self) -> None:
+        signal = self.services.inbox_signal
+        while not self._stopping.is_set():
+            try:
+                claimed = self.process_once().claimed
+            except Exception as exc:  # noqa: BLE001  (the store may be down briefly: keep going)
+                log.warning("inbox pass failed: %s", type(exc).__name__)
+                claimed = 0
+            if not claimed and not self._stopping.is_set():
+                signal.wait(self.poll_seconds)
+                signal.clear()

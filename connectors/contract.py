@@ -118,7 +118,13 @@ class ProvisionStep:
 
 @dataclass(frozen=True)
 class WonDeal:
-    """A closed deal or opportunity as the CRM sees it (stage metadata decides won/closed)."""
+    """A closed deal or opportunity as the CRM sees it (stage metadata decides won/closed).
+
+    ``home_amount`` is the amount converted to the home (corporate) currency the way the CRM
+    converts it, and ``rate_source`` says how (``hubspot:deal``, ``salesforce:dated``,
+    ``salesforce:static``; None when the CRM did not convert). ``is_deleted`` marks a deal
+    that no longer exists; ``modified_at`` is when the CRM last changed it.
+    """
 
     deal_id: str
     amount: float | None
@@ -129,6 +135,9 @@ class WonDeal:
     close_date: datetime | None
     buyer_ids: list[str] = field(default_factory=list)
     campaign_id: str | None = None
+    is_deleted: bool = False
+    rate_source: str | None = None
+    modified_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,14 @@ class Connector(ABC):
     @abstractmethod
     def closed_deals(self, since: Watermark) -> Iterator[WonDeal]:
         """Deals or opportunities closed or changed since ``since``."""
+
+    def deals_by_id(self, ids: Sequence[str]) -> list[WonDeal]:
+        """The deals named by ``ids`` as they are now, closed or not.
+
+        An id that no longer exists comes back with ``is_deleted`` set, so the revenue loop
+        can reverse its revenue. Connectors without deals raise :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{self.name} cannot read deals by id")
 
     def push_events(self, events: Sequence[MarketingEvent]) -> list[RowResult]:
         """Send behavioural events; systems without them refuse each with the reason."""

@@ -162,6 +162,10 @@ class HubSpotConnector(Connector):
         """Closed deals changed since the watermark, with their contacts."""
         return self.deals.closed_since(since)
 
+    def deals_by_id(self, ids: Sequence[str]) -> list[WonDeal]:
+        """Deals by id (batch read) with their contacts; missing ids come back deleted."""
+        return self.deals.by_ids(ids)
+
     def push_events(self, events: Sequence[MarketingEvent]) -> list[RowResult]:
         """Behavioural events (``/events/v3/send/batch``), deduplicated by push key."""
         return send_events(self.api, events)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -74,11 +74,33 @@ class HubSpotDeals:
     def closed_since(self, since: Watermark) -> Iterator[WonDeal]:
         """Deals changed since ``since`` that are closed (won or lost), with their buyers."""
         for page in self._reader.changes("deals", since, DEAL_FIELDS):
-            deals = [self.to_won_deal(r.id, r.fields) for r in page.records]
+            deals = [
+                replace(self.to_won_deal(r.id, r.fields), modified_at=r.modified_at)
+                for r in page.records
+            ]
             closed = [d for d in deals if d.is_closed]
             buyers = self.related("deals", [d.deal_id for d in closed], "contacts")
             for deal in closed:
                 yield WonDeal(**{**deal.__dict__, "buyer_ids": buyers.get(deal.deal_id, [])})
+
+    def by_ids(self, ids: Sequence[str]) -> list[WonDeal]:
+        """The deals ``ids`` as they are now (open ones too); a missing id comes back deleted."""
+        wanted = list(dict.fromkeys(ids))
+        records = {r.id: r for r in self._reader.by_ids("deals", wanted, DEAL_FIELDS)}
+        deals = [self.to_won_deal(i, records[i].fields) for i in wanted if i in records]
+        buyers = self.related("deals", [d.deal_id for d in deals if d.is_closed], "contacts")
+        found = {d.deal_id: replace(d, buyer_ids=buyers.get(d.deal_id, [])) for d in deals}
+        gone = WonDeal(
+            deal_id="",
+            amount=None,
+            currency=None,
+            home_amount=None,
+            is_won=False,
+            is_closed=False,
+            close_date=None,
+            is_deleted=True,
+        )
+        return [found.get(i) or replace(gone, deal_id=i) for i in wanted]
 
     def to_won_deal(self, deal_id: str, fields: dict[str, Any]) -> WonDeal:
         """Interpret a deal's properties with the stage metadata."""
@@ -96,6 +118,7 @@ class HubSpotDeals:
             is_won=is_won,
             is_closed=is_closed,
             close_date=_datetime(fields.get("closedate")),
+            rate_source="hubspot:deal" if fields.get("amount_in_home_currency") else None,
         )
 
     def related(self, from_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:

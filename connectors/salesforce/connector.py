@@ -123,6 +123,10 @@ class SalesforceConnector(Connector):
         """Closed opportunities changed since the watermark, with their buyers."""
         return self.revenue.closed_since(since)
 
+    def deals_by_id(self, ids: Sequence[str]) -> list[WonDeal]:
+        """Opportunities by id with their contact roles; missing ids come back deleted."""
+        return self.revenue.by_ids(ids)
+
     def campaign_memberships(
         self, object_type: str, ids: Sequence[str]
     ) -> dict[str, list[CampaignMembership]]:

@@ -12,7 +12,7 @@ Management), else the static ``CurrencyType`` rate.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -66,11 +66,16 @@ class CurrencyRates:
 
     def rate(self, code: str, on: date | None) -> float | None:
         """The rate of ``code`` in force on ``on`` (dated first, then static)."""
+        return self.rate_and_source(code, on)[0]
+
+    def rate_and_source(self, code: str, on: date | None) -> tuple[float | None, str | None]:
+        """The rate in force on ``on`` and where it came from (``dated`` or ``static``)."""
         if on is not None:
             for iso, start, next_start, value in self.dated:
                 if iso == code and start <= on < next_start:
-                    return value
-        return self.static.get(code)
+                    return value, "salesforce:dated"
+        static = self.static.get(code)
+        return static, "salesforce:static" if static is not None else None
 
 
 class SalesforceRevenue:
@@ -128,7 +133,8 @@ class SalesforceRevenue:
             closed = [r for r in page.records if r.fields.get("IsClosed") and not r.archived]
             buyers = self.related("Opportunity", [r.id for r in closed], "Contact")
             for record in closed:
-                yield self.to_won_deal(record.id, record.fields, buyers.get(record.id, []))
+                deal = self.to_won_deal(record.id, record.fields, buyers.get(record.id, []))
+                yield replace(deal, modified_at=record.modified_at)
 
     def to_won_deal(self, deal_id: str, fields: dict[str, Any], buyers: list[str]) -> WonDeal:
         """Interpret an Opportunity's fields (IsWon decides won, never the stage name)."""
@@ -136,9 +142,9 @@ class SalesforceRevenue:
         close_date = _day(fields.get("CloseDate"))
         currency = fields.get("CurrencyIsoCode")
         home = amount
+        source = None
         if currency and amount is not None:
-            rates = self.rates()
-            rate = rates.rate(str(currency), close_date)
+            rate, source = self.rates().rate_and_source(str(currency), close_date)
             home = amount / rate if rate else None
         return WonDeal(
             deal_id=deal_id,
@@ -150,7 +156,26 @@ class SalesforceRevenue:
             close_date=parse_datetime(fields.get("CloseDate")),
             buyer_ids=buyers,
             campaign_id=str(fields["CampaignId"]) if fields.get("CampaignId") else None,
+            rate_source=source,
         )
+
+    def by_ids(self, ids: Sequence[str]) -> list[WonDeal]:
+        """Opportunities by id as they are now (open ones too); missing ids come back deleted."""
+        wanted = list(dict.fromkeys(ids))
+        fields = [*DEAL_FIELDS, *(["CurrencyIsoCode"] if self.multi_currency() else [])]
+        records = {r.id: r for r in self._reader.by_ids("Opportunity", wanted, fields)}
+        closed = [i for i in wanted if i in records and records[i].fields.get("IsClosed")]
+        buyers = self.related("Opportunity", closed, "Contact")
+        deals = []
+        for deal_id in wanted:
+            record = records.get(deal_id)
+            if record is None:
+                deals.append(
+                    WonDeal(deal_id, None, None, None, False, False, None, is_deleted=True)
+                )
+            else:
+                deals.append(self.to_won_deal(deal_id, record.fields, buyers.get(deal_id, [])))
+        return deals
 
     def related(self, from_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
         """For each id, the related ``to_type`` ids (see :data:`RELATIONS`).

@@ -1,16 +1,25 @@
 """One sync run: read what changed, decide every mapped field, write only the differences.
 
-1. **Gather**: stream the marketing system's changed contacts (with property history) and the
-   CRM's changed Leads and Contacts; resolve each record to a person (conversions join the
-   lead's person), add the touches to the ledger, and keep each person's current records.
-2. **Complete**: for every person touched, fetch the records of the other system that this run
-   did not read (by known id, else matched by email), or plan to create a Lead.
+A run streams: it works through its people a chunk (:data:`~closedloop.sync.gather.CHUNK_PEOPLE`)
+at a time, so a full reconciliation of hundreds of thousands of records holds one chunk in
+memory, never the whole run.
+
+1. **Gather** a chunk: stream the marketing system's changed contacts (with property history)
+   and the CRM's changed Leads and Contacts; resolve each record to a person (conversions join
+   the lead's person) and add the touches to the ledger (:mod:`closedloop.sync.gather`).
+2. **Complete**: for every person of the chunk, fetch the records of the other system that the
+   run did not read (by known id, else matched by email), or plan to create a Lead.
 3. **Plan**: compute the stamps from the ledger and run every person mapping through the
-   ownership rules (:mod:`closedloop.sync.planner`); only changed fields survive.
-4. **Guard**: refuse to write when more than ``sync.blast_radius`` of the existing records read
-   would change (unless allowed), and write nothing in a dry run or in read-only mode.
-5. **Write**: enqueue the plans in the outbox with their push keys, then flush it
-   (:mod:`closedloop.sync.flush`); advance the watermarks only once the run has completed.
+   ownership rules (:mod:`closedloop.sync.planner`); only changed fields survive. The chunk's
+   plans go to the report's spool, and its outbox items, field decisions and unchanged reads
+   are **staged** under the run id (:mod:`closedloop.sync.staging`).
+4. **Guard**: once every chunk is planned, refuse to write when more than
+   ``sync.blast_radius`` of the existing records read would change (unless allowed): the staged
+   rows are discarded and nothing was written. A dry run or read-only mode stops here too.
+5. **Write**: release the staged rows into the outbox, provenance log and shadow store, flush
+   the outbox (:mod:`closedloop.sync.flush`), and advance the watermarks only now that the run
+   has completed. A run the guard cannot stop (``--allow-blast-radius``, targeted runs) skips
+   staging and applies each chunk as soon as it is planned.
 """
 
 from __future__ import annotations
@@ -18,8 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from closedloop.config.schema import Settings
 from closedloop.connectors.contract import Connector, Watermark
@@ -31,11 +39,18 @@ from closedloop.sync.model import compute_stamps
 from closedloop.sync.outbox import OutboxItem
 from closedloop.sync.planner import RecordPlan, plan_record_set
 from closedloop.sync.provenance import FieldDecisionRow
+from closedloop.sync.report import RunReport, plan_json
 from closedloop.sync.runs import RunCounts
+from closedloop.sync.staging import StagedBatch
 from closedloop.sync.state import SyncState
+from closedloop.sync.views import PersonRecords
+
+__all__ = ["BlastRadiusError", "RunReport", "SyncEngine", "plan_json"]
 
 Progress = Callable[[str, int], None]
 HEARTBEAT_SECONDS = 15.0
+GUARD_MINIMUM = 20
+"""Runs touching fewer existing records than this are never refused."""
 
 
 class BlastRadiusError(Exception):
@@ -43,44 +58,17 @@ class BlastRadiusError(Exception):
 
 
 @dataclass
-class RunReport:
-    """What a run did (or, in a dry run, would do)."""
+class GuardTally:
+    """The blast guard's totals over a whole run: existing records planned, and updated."""
 
-    run_id: int
-    dry_run: bool
-    counts: RunCounts
-    plans: list[RecordPlan] = field(default_factory=list)
-    aborted: str | None = None
+    existing: int = 0
+    updates: int = 0
 
-    def as_json(self) -> dict[str, Any]:
-        """The report as one JSON object (``closedloop sync --format json``)."""
-        return {
-            "run_id": self.run_id,
-            "dry_run": self.dry_run,
-            "aborted": self.aborted,
-            "counts": vars(self.counts),
-            "records": [plan_json(p) for p in self.plans if p.changes],
-        }
-
-
-def plan_json(plan: RecordPlan) -> dict[str, Any]:
-    """One record's plan, field by field."""
-    view = plan.view
-    return {
-        "system": view.system,
-        "object": view.object_type,
-        "record_id": view.record_id,
-        "fields": {
-            c.field: {
-                "from": c.previous,
-                "to": c.value,
-                "rule": c.rule,
-                "outcome": c.outcome,
-                "reason": c.reason,
-            }
-            for c in plan.changes
-        },
-    }
+    def add(self, plans: list[RecordPlan]) -> None:
+        """Count one chunk's plans."""
+        existing = [p for p in plans if p.view.record_id is not None]
+        self.existing += len(existing)
+        self.updates += sum(1 for p in existing if p.writes)
 
 
 class SyncEngine:
@@ -123,26 +111,34 @@ class SyncEngine:
         job = "targeted" if targets is not None else "full" if full else "incremental"
         run_id = self.state.runs.start(job, dry_run)
         counts = RunCounts()
+        report = RunReport(run_id, dry_run, counts)
+        # A targeted run answers real changes, a batch at a time: the guard is for sweeps.
+        unguarded = allow_blast or targets is not None
         progress = self._with_heartbeat(run_id, progress)
         try:
             gatherer = Gatherer(
                 self.state, self.connectors, self.mappings, self.roles, self.settings
             )
-            people, marks = gatherer.gather(
+            tally = GuardTally()
+            for people in gatherer.chunks(
                 full=full, counts=counts, progress=progress, targets=targets
-            )
-            plans = self._plan(people, gatherer)
-            changed = [p for p in plans if p.writes]
-            counts.changed = len(changed)
-            report = RunReport(run_id, dry_run, counts, plans)
-            # A targeted run answers real changes, a batch at a time: the guard is for sweeps.
-            self._guard(plans, allow_blast or targets is not None)
+            ):
+                plans = self._plan(people, gatherer)
+                tally.add(plans)
+                counts.changed += sum(1 for p in plans if p.writes)
+                report.spool.add(plans)
+                if dry_run:
+                    continue
+                batch = self._batch(plans, run_id)
+                if unguarded:
+                    self._apply(batch)
+                else:
+                    self.state.staging.stage(run_id, batch)
+            self._guard(tally, unguarded)
             if dry_run:
                 self.state.runs.finish(run_id, "ok", counts)
                 return report
-            self._remember_reads(plans)
-            self.state.outbox.enqueue(self._outbox_items(changed, run_id))
-            self.state.provenance.record(self._provenance(plans, run_id))
+            self.state.staging.release(run_id, self._apply)
             flushed = flush_outbox(
                 self.state.outbox,
                 self.connectors,
@@ -153,14 +149,16 @@ class SyncEngine:
             counts.written, counts.failed = flushed.written, flushed.failed
             for reason, n in flushed.reasons.items():
                 counts.skip(reason, n)
-            for (system, object_type), mark in marks.items():
+            for (system, object_type), mark in gatherer.marks.items():
                 self.state.watermarks.advance(system, object_type, mark)
             self.state.runs.finish(run_id, "ok", counts)
             return report
         except BlastRadiusError as exc:
+            self.state.staging.discard(run_id)
             self.state.runs.finish(run_id, "aborted", counts, str(exc))
             raise
         except Exception as exc:
+            self.state.staging.discard(run_id)
             self.state.runs.finish(run_id, "failed", counts, f"{type(exc).__name__}: {exc}")
             raise
 
@@ -177,7 +175,7 @@ class SyncEngine:
 
         return report
 
-    def _plan(self, people: list[Any], gatherer: Gatherer) -> list[RecordPlan]:
+    def _plan(self, people: list[PersonRecords], gatherer: Gatherer) -> list[RecordPlan]:
         person_mappings = self.mappings.for_entity("person")
         deal_mappings = self.mappings.for_entity("deal")
         touches = self.state.ledger.touches_by_person([p.person_id for p in people])
@@ -202,27 +200,40 @@ class SyncEngine:
                 plans.extend(stamped.values())
         return plans
 
-    def _guard(self, plans: list[RecordPlan], allow_blast: bool) -> None:
-        existing = [p for p in plans if p.view.record_id is not None]
-        updates = [p for p in existing if p.writes]
+    def _guard(self, tally: GuardTally, allow_blast: bool) -> None:
         limit = self.settings.sync.blast_radius
-        if allow_blast or len(existing) < 20 or len(updates) <= limit * len(existing):
+        existing, updates = tally.existing, tally.updates
+        if allow_blast or existing < GUARD_MINIMUM or updates <= limit * existing:
             return
-        share = len(updates) / len(existing)
+        share = updates / existing
         raise BlastRadiusError(
-            f"{len(updates)} of {len(existing)} existing records ({share:.0%}) would change, "
+            f"{updates} of {existing} existing records ({share:.0%}) would change, "
             f"over the blast radius of {limit:.0%}; nothing was written "
             "(re-run with --allow-blast-radius if this is intended)"
         )
 
-    def _remember_reads(self, plans: list[RecordPlan]) -> None:
+    def _batch(self, plans: list[RecordPlan], run_id: int) -> StagedBatch:
+        """One chunk's outbox items, field decisions and unchanged reads."""
+        reads = []
         for plan in plans:
             view = plan.view
             if view.record_id is None or not plan.shadows:
                 continue
             unchanged = {k: v for k, v in plan.shadows.items() if k not in plan.writes}
             if unchanged:
-                self.state.shadow.remember(view.ref(), unchanged, "read")
+                reads.append((view.ref(), unchanged))
+        return StagedBatch(
+            writes=self._outbox_items([p for p in plans if p.writes], run_id),
+            decisions=self._provenance(plans, run_id),
+            reads=reads,
+        )
+
+    def _apply(self, batch: StagedBatch) -> None:
+        """Make a chunk's (or a released batch's) work durable: shadows, outbox, provenance."""
+        if batch.reads:
+            self.state.shadow.remember_many(batch.reads, "read")
+        self.state.outbox.enqueue(batch.writes)
+        self.state.provenance.record(batch.decisions)
 
     def _outbox_items(self, plans: list[RecordPlan], run_id: int) -> list[OutboxItem]:
         items = []

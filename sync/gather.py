@@ -1,58 +1,93 @@
-"""The gather phase of a run: read changed records, resolve people, collect their records.
+"""The gather phase of a run: read changed records a chunk at a time, resolve people, touches.
 
-See :mod:`closedloop.sync.engine` for where it fits, and :mod:`closedloop.sync.views` for the
-matching rules. Touches found on the marketing side go into the ledger as they are read.
+See :mod:`closedloop.sync.engine` for where it fits, :mod:`closedloop.sync.completion` for how
+a chunk's people get their other records, and :mod:`closedloop.sync.views` for the matching
+rules. A run reads pages of records and, every :data:`CHUNK_PEOPLE` people, hands a completed
+chunk to the engine, so memory stays flat however many records a full reconciliation reads.
+Touches go into the ledger as they are read: HubSpot's from property history, Salesforce's
+campaign responses for every Lead and Contact of the chunk, and a record's ``LeadSource`` when
+the person has no other touch (:mod:`closedloop.sync.salesforce_touches`). A person is planned
+once per run: a record of someone already planned in an earlier chunk only adds touches.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from closedloop.config.schema import Settings
-from closedloop.connectors.contract import Connector, Page, Record, Watermark
-from closedloop.mappings.field_types import FieldMappings
+from closedloop.connectors.contract import Page, Record, Watermark
+from closedloop.connectors.salesforce.reads import parse_datetime
+from closedloop.sync.completion import EXTERNAL_ID, ChunkCompletion
 from closedloop.sync.model import RecordRef
-from closedloop.sync.planner import RecordPlan, SystemView
 from closedloop.sync.runs import RunCounts
-from closedloop.sync.state import SyncState
+from closedloop.sync.salesforce_touches import (
+    MEMBER_KEYS,
+    campaign_member_touches,
+    lead_source_touch,
+)
 from closedloop.sync.touch_sources import hubspot_touches
+from closedloop.sync.touchpoints import Touchpoint
 from closedloop.sync.views import (
     EMAIL_FIELD,
     PERSON_OBJECTS,
     PersonRecords,
     history_fields,
-    pick_crm_match,
     read_fields,
-    view_of,
 )
 
-EXTERNAL_ID = "closedloop_id__c"
+__all__ = ["CHUNK_PEOPLE", "EXTERNAL_ID", "Gatherer", "Progress", "Targets"]
+
+CHUNK_PEOPLE = 500
+"""People per chunk: planned, guarded and staged together."""
+MEMBERS = ("salesforce", "CampaignMember")
 Progress = Callable[[str, int], None]
 Targets = Mapping[tuple[str, str], Sequence[str]]
 
 
-class Gatherer:
-    """Reads one run's worth of records and keeps, per person, their current records."""
+class Gatherer(ChunkCompletion):
+    """Reads one run's worth of records and yields its people a chunk at a time.
 
-    def __init__(
+    After :meth:`chunks` is exhausted, :attr:`marks` holds the watermark each (system, object)
+    reached; the engine advances them only once the whole run has completed.
+    """
+
+    chunk_people = CHUNK_PEOPLE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marks: dict[tuple[str, str], Watermark] = {}
+        self.planned: set[str] = set()
+
+    def chunks(
         self,
-        state: SyncState,
-        connectors: dict[str, Connector],
-        mappings: FieldMappings,
-        roles: dict[str, str],
-        settings: Settings,
-    ) -> None:
-        self.state, self.connectors, self.mappings = state, connectors, mappings
-        self.marketing, self.crm = roles["marketing"], roles["crm"]
-        self.settings = settings
-        self.people: dict[str, PersonRecords] = {}
-        self.to_create: set[str] = set()
-        self._shadows: dict[RecordRef, dict[str, Any]] = {}
-        self._owners = itertools.cycle(settings.sync.create.round_robin_owner_ids or [None])
+        *,
+        full: bool,
+        counts: RunCounts,
+        progress: Progress | None = None,
+        targets: Targets | None = None,
+    ) -> Iterator[list[PersonRecords]]:
+        """Read every changed (or, for ``full``, every) person record of both systems.
+
+        Yields completed chunks of people (their records in both systems, shadows loaded, so
+        :meth:`views_of` works until the next chunk is requested). With ``targets``
+        (``{(system, object type): record ids}``, from webhooks), read exactly those records.
+        """
+        self.marks, self.planned = {}, set()
+        for system in dict.fromkeys([self.marketing, self.crm]):
+            for object_type in PERSON_OBJECTS[system]:
+                for page in self._pages(system, object_type, full, targets):
+                    self._take(system, self._with_history(system, object_type, page))
+                    counts.read += len(page.records)
+                    if progress:
+                        progress(f"read {system} {object_type}", len(page.records))
+                    self._mark((system, object_type), page.watermark)
+                    if len(self.people) >= self.chunk_people:
+                        yield self._finish_chunk()
+        if "salesforce" in (self.marketing, self.crm) and not full and targets is None:
+            yield from self._new_campaign_members(counts, progress)
+        if self.people:
+            yield self._finish_chunk()
 
     def gather(
         self,
@@ -62,49 +97,107 @@ class Gatherer:
         progress: Progress | None = None,
         targets: Targets | None = None,
     ) -> tuple[list[PersonRecords], dict[tuple[str, str], Watermark]]:
-        """Read every changed (or, for ``full``, every) person record of both systems.
+        """The whole run as one chunk (small runs; :meth:`chunks` streams large ones)."""
+        self.chunk_people = 2**62
+        people = [
+            p
+            for chunk in self.chunks(full=full, counts=counts, progress=progress, targets=targets)
+            for p in chunk
+        ]
+        return people, self.marks
 
-        With ``targets`` (``{(system, object type): record ids}``, from webhooks), read exactly
-        those records instead; no watermark moves.
+    def _pages(
+        self, system: str, object_type: str, full: bool, targets: Targets | None
+    ) -> Iterable[Page]:
+        connector = self.connectors[system]
+        fields = read_fields(self.mappings, system, object_type)
+        if targets is not None:
+            ids = list(dict.fromkeys(targets.get((system, object_type), ())))
+            if not ids:
+                return []
+            return [Page(connector.read_records(object_type, ids, fields), Watermark())]
+        if full:
+            return connector.read_all(object_type, fields)
+        since = self.state.watermarks.get(system, object_type)
+        return connector.read_changes(object_type, since, fields)
+
+    def _with_history(self, system: str, object_type: str, page: Page) -> list[Record]:
+        records = [r for r in page.records if not r.archived]
+        if system != "hubspot" or not records:
+            return records
+        return self.connectors[system].read_records(
+            object_type,
+            [r.id for r in records],
+            read_fields(self.mappings, system, object_type),
+            history_fields(self.mappings, system, object_type),
+        )
+
+    def _mark(self, key: tuple[str, str], watermark: Watermark) -> None:
+        mark = self.marks.get(key)
+        if watermark.modified_at and (mark is None or watermark > mark):
+            self.marks[key] = watermark
+
+    def _new_campaign_members(
+        self, counts: RunCounts, progress: Progress | None
+    ) -> Iterator[list[PersonRecords]]:
+        """Incremental runs: people with a new or changed campaign membership join the run.
+
+        Adding a member does not change its Lead or Contact, so memberships have their own
+        watermark; the members' records are read and taken like any changed record.
         """
-        marks: dict[tuple[str, str], Watermark] = {}
-        for system in dict.fromkeys([self.marketing, self.crm]):
-            connector = self.connectors[system]
-            for object_type in PERSON_OBJECTS[system]:
-                fields = read_fields(self.mappings, system, object_type)
-                since = self.state.watermarks.get(system, object_type)
-                if targets is not None:
-                    ids = list(dict.fromkeys(targets.get((system, object_type), ())))
-                    pages: Iterable[Page] = (
-                        [Page(connector.read_records(object_type, ids, fields), Watermark())]
-                        if ids
-                        else []
-                    )
-                elif full:
-                    pages = connector.read_all(object_type, fields)
-                else:
-                    pages = connector.read_changes(object_type, since, fields)
-                for page in pages:
-                    records = [r for r in page.records if not r.archived]
-                    if system == "hubspot" and records:
-                        records = connector.read_records(
-                            object_type,
-                            [r.id for r in records],
-                            fields,
-                            history_fields(self.mappings, system, object_type),
-                        )
-                    self._take(system, records)
-                    counts.read += len(page.records)
-                    if progress:
-                        progress(f"read {system} {object_type}", len(page.records))
-                    mark = marks.get((system, object_type))
-                    if page.watermark.modified_at and (mark is None or page.watermark > mark):
-                        marks[(system, object_type)] = page.watermark
+        connector = self.connectors["salesforce"]
+        since = self.state.watermarks.get(*MEMBERS)
+        for page in connector.read_changes(MEMBERS[1], since, list(MEMBER_KEYS.values())):
+            for object_type, key in MEMBER_KEYS.items():
+                ids = {str(r.fields[key]) for r in page.records if r.fields.get(key)}
+                fields = read_fields(self.mappings, "salesforce", object_type)
+                records = connector.read_records(object_type, sorted(ids), fields) if ids else []
+                self._take("salesforce", [r for r in records if not r.archived])
+                counts.read += len(records)
+            if progress:
+                progress("read salesforce CampaignMember", len(page.records))
+            self._mark(MEMBERS, page.watermark)
+            if len(self.people) >= self.chunk_people:
+                yield self._finish_chunk()
+
+    def _finish_chunk(self) -> list[PersonRecords]:
+        """Complete the chunk, add its Salesforce touches, load shadows; start the next one."""
         self._complete()
+        self._salesforce_touches()
         people = list(self.people.values())
+        self.planned.update(self.people)
         refs = [ref for p in people for s in p.records if (ref := p.ref(s)) is not None]
         self._shadows = self.state.shadow.get_many(refs)
-        return people, marks
+        self.people = {}
+        return people
+
+    def _salesforce_touches(self) -> None:
+        """Campaign responses of the chunk's Leads and Contacts; lead source as a fallback."""
+        if "salesforce" not in self.connectors:
+            return
+        owners: dict[tuple[str, str], str] = {}
+        for person in self.people.values():
+            record = person.records.get("salesforce")
+            if record is not None and record.object_type in MEMBER_KEYS:
+                owners[(record.object_type, record.id)] = person.person_id
+        touches: list[tuple[str, Touchpoint]] = []
+        for object_type in MEMBER_KEYS:
+            ids = [i for (o, i) in owners if o == object_type]
+            found = campaign_member_touches(self.connectors["salesforce"], object_type, ids)
+            touches += [(owners[(object_type, i)], t) for i, ts in found.items() for t in ts]
+        if touches:
+            self.state.ledger.add_many(touches)
+        known = self.state.ledger.touches_by_person(owners.values())
+        fallback = []
+        for person in self.people.values():
+            record = person.records.get("salesforce")
+            if record is None or known.get(person.person_id):
+                continue
+            touch = lead_source_touch(record)
+            if touch is not None:
+                fallback.append((person.person_id, touch))
+        if fallback:
+            self.state.ledger.add_many(fallback)
 
     def _take(self, system: str, records: list[Record]) -> None:
         touches = []
@@ -126,6 +219,10 @@ class Gatherer:
                 if lead_date:
                     at = datetime.fromisoformat(str(lead_date).replace("Z", "+00:00"))
                     self.state.identity.mark_lead(person_id, at)
+            elif system == self.marketing and record.object_type == "Lead":
+                created = parse_datetime(record.fields.get("CreatedDate"))
+                if created:  # Salesforce as the marketing system: a Lead is a lead from birth
+                    self.state.identity.mark_lead(person_id, created)
         if touches:
             self.state.ledger.add_many(touches)
 
@@ -141,149 +238,9 @@ class Gatherer:
             RecordRef("salesforce", "Opportunity", str(opportunity)) if opportunity else None,
             at=datetime.fromisoformat(f"{converted}T00:00:00+00:00") if converted else None,
         )
-        self.people.setdefault(person_id, PersonRecords(person_id))
+        if person_id not in self.planned:
+            self.people.setdefault(person_id, PersonRecords(person_id))
 
     def _keep(self, person_id: str, system: str, record: Record) -> None:
-        person = self.people.setdefault(person_id, PersonRecords(person_id))
-        held = person.records.get(system)
-        if held is None or not (held.object_type == "Contact" and record.object_type == "Lead"):
-            person.records[system] = record
-
-    def _complete(self) -> None:
-        """Fetch each person's missing records: by known id, else by email, else create."""
-        for system in dict.fromkeys([self.marketing, self.crm]):
-            lacking = [p for p in self.people.values() if system not in p.records]
-            self._by_known_ids(system, lacking)
-            lacking = [p for p in lacking if system not in p.records]
-            self._by_email(system, lacking)
-            if system == self.crm and system != self.marketing:
-                self.to_create |= {
-                    p.person_id for p in lacking if system not in p.records and self._creates(p)
-                }
-
-    def _by_known_ids(self, system: str, people: list[PersonRecords]) -> None:
-        wanted: dict[str, dict[str, str]] = {}
-        for person in people:
-            refs = [
-                r for r in self.state.identity.records_of(person.person_id) if r.system == system
-            ]
-            for ref in refs:
-                if ref.object_type in PERSON_OBJECTS[system]:
-                    wanted.setdefault(ref.object_type, {})[ref.record_id] = person.person_id
-        for object_type in sorted(wanted, key=lambda o: o != "Contact"):
-            ids = wanted[object_type]
-            fields = read_fields(self.mappings, system, object_type)
-            history = history_fields(self.mappings, system, object_type)
-            for record in self.connectors[system].read_records(
-                object_type, list(ids), fields, history
-            ):
-                if not record.fields.get("IsConverted"):
-                    self._keep(ids[record.id], system, record)
-
-    def _by_email(self, system: str, people: list[PersonRecords]) -> None:
-        emails: dict[str, str] = {}
-        for person in people:
-            for record in person.records.values():
-                value = next(
-                    (record.fields.get(f) for f in EMAIL_FIELD.values() if record.fields.get(f)),
-                    None,
-                )
-                if value:
-                    emails[str(value).strip().lower()] = person.person_id
-        if not emails:
-            return
-        found: list[Record] = []
-        for object_type in PERSON_OBJECTS[system]:
-            fields = read_fields(self.mappings, system, object_type)
-            found += self.connectors[system].find(
-                object_type, EMAIL_FIELD[system], list(emails), fields
-            )
-        by_email: dict[str, list[Record]] = {}
-        for record in found:
-            key = str(record.fields.get(EMAIL_FIELD[system]) or "").strip().lower()
-            by_email.setdefault(key, []).append(record)
-        for email, candidates in by_email.items():
-            person_id = emails.get(email)
-            match = pick_crm_match(candidates) if system == "salesforce" else candidates[0]
-            if person_id is None or match is None:
-                continue
-            ref = RecordRef(system, match.object_type, match.id)
-            owner = self.state.identity.person_of(ref)
-            if owner is None:
-                self.state.identity.link(ref, person_id)
-            if owner in (None, person_id):
-                self._keep(person_id, system, match)
-
-    def _creates(self, person: PersonRecords) -> bool:
-        rules = self.settings.sync.create
-        source = person.records.get(self.marketing)
-        if source is None or not source.fields.get(EMAIL_FIELD[self.marketing]):
-            return False
-        if rules.inclusion_property:
-            return str(source.fields.get(rules.inclusion_property, "")).lower() == "true"
-        stage = str(source.fields.get("lifecyclestage") or "")
-        return not rules.lifecycle_stages or stage in rules.lifecycle_stages
-
-    def deal_views(self, people: list[PersonRecords]) -> dict[str, list[SystemView]]:
-        """Each person's Salesforce opportunities (from lead conversion), to stamp as deals."""
-        if "salesforce" not in self.connectors:
-            return {}
-        owners: dict[str, str] = {}
-        for person in people:
-            for ref in self.state.identity.records_of(person.person_id):
-                if ref.system == "salesforce" and ref.object_type == "Opportunity":
-                    owners[ref.record_id] = person.person_id
-        if not owners:
-            return {}
-        fields = sorted(
-            {
-                m.targets["salesforce"].field
-                for m in self.mappings.for_system("salesforce", "Opportunity")
-                if m.entity == "deal"
-            }
-        )
-        records = self.connectors["salesforce"].read_records("Opportunity", list(owners), fields)
-        refs = [RecordRef("salesforce", "Opportunity", r.id) for r in records]
-        shadows = self.state.shadow.get_many(refs)
-        views: dict[str, list[SystemView]] = {}
-        for record, ref in zip(records, refs, strict=True):
-            view = dataclasses.replace(
-                view_of("salesforce", record, shadows.get(ref)), person_id=owners[record.id]
-            )
-            views.setdefault(owners[record.id], []).append(view)
-        return views
-
-    def views_of(self, person: PersonRecords) -> dict[str, SystemView]:
-        """The planner's view of each of the person's records (or of the Lead to create)."""
-        views = {}
-        for system, record in person.records.items():
-            ref = RecordRef(system, record.object_type, record.id)
-            view = view_of(system, record, self._shadows.get(ref))
-            views[system] = dataclasses.replace(view, person_id=person.person_id)
-        if person.person_id in self.to_create:
-            views[self.crm] = SystemView(
-                self.crm,
-                "Lead",
-                None,
-                {},
-                person_id=person.person_id,
-                match=(EXTERNAL_ID, person.person_id),
-            )
-        return views
-
-    def with_creation_defaults(self, plan: RecordPlan, person: PersonRecords) -> SystemView:
-        """A new Lead gets the required fields' defaults and an owner, when the plan has none."""
-        view = plan.view
-        if view.record_id is not None:
-            return view
-        rules = self.settings.sync.create
-        writes = plan.writes
-        defaults: dict[str, Any] = {}
-        if not writes.get("LastName"):
-            defaults["LastName"] = rules.default_last_name
-        if not writes.get("Company"):
-            defaults["Company"] = rules.default_company
-        owner = rules.default_owner_id or next(self._owners)
-        if owner:
-            defaults["OwnerId"] = owner
-        return dataclasses.replace(view, create_fields=defaults)
+        if person_id not in self.planned:
+            super()._keep(person_id, system, record)

@@ -13,6 +13,7 @@ from closedloop.sync.outbox import Outbox
 from closedloop.sync.provenance import ProvenanceLog
 from closedloop.sync.runs import RunLog, Watermarks
 from closedloop.sync.shadow import ShadowStore
+from closedloop.sync.staging import StagingArea
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class SyncState:
     outbox: Outbox
     watermarks: Watermarks
     runs: RunLog
+    staging: StagingArea
 
     @classmethod
     def open(cls, engine: Engine, clock: Clock = SYSTEM_CLOCK) -> SyncState:
@@ -38,4 +40,5 @@ class SyncState:
             outbox=Outbox(engine, clock),
             watermarks=Watermarks(engine, clock),
             runs=RunLog(engine, clock),
+            staging=StagingArea(engine, clock),
         )

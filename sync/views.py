@@ -19,6 +19,7 @@ from closedloop.connectors.contract import Record
 from closedloop.mappings.field_types import FieldMappings
 from closedloop.sync.model import RecordRef
 from closedloop.sync.planner import SystemView
+from closedloop.sync.salesforce_touches import LEAD_SOURCE_FIELDS
 from closedloop.sync.touch_sources import HUBSPOT_TOUCH_FIELDS, HUBSPOT_TOUCH_HISTORY
 
 LEAD_CONVERSION_FIELDS = (
@@ -49,6 +50,8 @@ def read_fields(mappings: FieldMappings, system: str, object_type: str) -> list[
     extra: tuple[str, ...] = (EMAIL_FIELD[system],)
     if system == "hubspot":
         extra += HUBSPOT_TOUCH_FIELDS
+    if system == "salesforce" and object_type in ("Lead", "Contact"):
+        extra += LEAD_SOURCE_FIELDS
     if object_type == "Lead":
         extra += LEAD_CONVERSION_FIELDS
     return sorted({*mapped_fields(mappings, system, object_type), *extra})

@@ -134,6 +134,8 @@ def test_blast_radius_refuses_a_broad_change_and_writes_nothing(
     with pytest.raises(BlastRadiusError):
         run.engine.run()
     assert run.writes() == {"hubspot": 0, "salesforce": 0}
+    assert run.engine.state.staging.count() == 0  # the staged plans were dropped
+    assert run.engine.state.outbox.pending_count() == 0
 
 
 def test_a_targeted_run_reads_only_the_named_records(loop: Callable[..., Loop]) -> None:
@@ -157,3 +159,36 @@ def test_a_targeted_run_reads_only_the_named_records(loop: Callable[..., Loop]) 
     assert by_email[first.fields["email"]]["CL_Last_Touch_Source__c"] == "bing"
     assert by_email[second.fields["email"]]["CL_Last_Touch_Source__c"] != "bing"
     assert "targeted" in run.engine.state.runs.last_runs()
+
+
+def test_a_salesforce_campaign_response_becomes_the_last_touch(
+    loop: Callable[..., Loop],
+) -> None:
+    run = loop(contacts=30, seed=8)
+    run.engine.run(allow_blast=True)
+    lead = leads(run)[0]
+    before = dict(lead.fields)
+    campaign = run.admin(
+        "salesforce", "post", "records/Campaign", {"Name": "Spring Webinar", "Type": "Webinar"}
+    )
+    run.admin("salesforce", "post", "clock", {"advance_seconds": 600})
+    run.admin(
+        "salesforce",
+        "post",
+        "records/CampaignMember",
+        {"CampaignId": campaign["id"], "LeadId": lead.id, "Status": "Responded"},
+    )
+
+    run.engine.run()  # the new membership alone brings the person into the incremental run
+
+    after = next(r for r in leads(run) if r.id == lead.id).fields
+    assert after["CL_Last_Touch_Source__c"] == "webinar"
+    assert after["CL_First_Touch_Source__c"] == before["CL_First_Touch_Source__c"]
+    assert int(after["CL_Touch_Count__c"]) == int(before["CL_Touch_Count__c"]) + 1
+    person = run.engine.state.identity.person_of(RecordRef("salesforce", "Lead", lead.id))
+    origins = [t.origin for t in run.engine.state.ledger.touches_of(person)]
+    assert origins.count("salesforce_campaign") == 1
+    assert "salesforce_lead_source" not in origins  # HubSpot touches exist: no fallback
+    run.reset_stats()
+    run.engine.run(full=True)
+    assert run.writes() == {"hubspot": 0, "salesforce": 0}

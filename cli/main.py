@@ -17,9 +17,14 @@ from closedloop.cli.attribute_command import attribute
 from closedloop.cli.config_commands import config
 from closedloop.cli.connector_commands import check, provision
 from closedloop.cli.db_commands import db
+from closedloop.cli.demo_command import demo
 from closedloop.cli.emulate import emulate
+from closedloop.cli.import_touches_command import import_touches
 from closedloop.cli.init_command import init
 from closedloop.cli.options import common_options
+from closedloop.cli.report_commands import import_costs_command, report
+from closedloop.cli.revenue_commands import revenue
+from closedloop.cli.serve_commands import replay, serve
 from closedloop.cli.sync_commands import explain, status, sync
 from closedloop.runtime.errors import ClosedLoopError, ConfigError
 from closedloop.runtime.logging import configure_logging, redact
@@ -41,6 +46,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(demo)
 cli.add_command(init)
 cli.add_command(config)
 cli.add_command(db)
@@ -51,6 +57,12 @@ cli.add_command(provision)
 cli.add_command(sync)
 cli.add_command(status)
 cli.add_command(explain)
+cli.add_command(revenue)
+cli.add_command(serve)
+cli.add_command(replay)
+cli.add_command(report)
+cli.add_command(import_costs_command)
+cli.add_command(import_touches)
 
 
 def _report(error: ClosedLoopError) -> None:

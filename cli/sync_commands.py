@@ -10,6 +10,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from closedloop.cli.options import common_options, console, emit_json, settings
+from closedloop.cli.revenue_commands import revenue_summary
+from closedloop.revenue.loop import RevenueLoop
 from closedloop.runtime.errors import ClosedLoopError
 from closedloop.sync.engine import BlastRadiusError, RunReport
 from closedloop.sync.setup import build_sync, open_store
@@ -55,10 +57,14 @@ def sync(full: bool, dry_run: bool, allow_blast_radius: bool, fmt: str) -> None:
             )
         except BlastRadiusError as exc:
             raise ClosedLoopError(str(exc), hint="check the plan with --dry-run first") from None
+        bar.update(task, description="revenue: closed deals")
+        loop = RevenueLoop(engine.settings, engine.state, engine.connectors, engine.clock)
+        revenue = loop.run(dry_run=dry_run)
     if fmt == "json":
-        emit_json(report.as_json())
+        emit_json({**report.as_json(), "revenue": revenue.as_json()})
         return
     _print_report(report)
+    click.echo(revenue_summary(revenue))
 
 
 def _print_report(report: RunReport) -> None:

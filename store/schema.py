@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -228,8 +229,120 @@ runs = Table(
     CheckConstraint("status IN ('running', 'ok', 'failed', 'aborted')", name="status"),
 )
 
+# Work a streaming sync run holds until its blast-radius guard passes (migration 0006,
+# closedloop.sync.staging): staged outbox items, field decisions and unchanged reads by run.
+sync_staging = Table(
+    "sync_staging",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("run_id", ROW_ID, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "run_id", "id"),
+    CheckConstraint("kind IN ('write', 'decision', 'read')", name="kind"),
+)
+
 # --- webhook inbox (migration 0003, closedloop.webhooks.inbox) ---
+
+# One row per received webhook event; the UNIQUE dedupe_key makes a redelivery a no-op.
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("dedupe_key", String(255), nullable=False, unique=True),
+    Column("system", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("record_id", String(255), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text(), nullable=True),
+    Column("processed_at", UtcDateTime(), nullable=True),
+    Index(None, "state", "next_attempt_at"),
+    CheckConstraint("state IN ('pending', 'processing', 'done', 'dead')", name="state"),
+)
 
 # --- touchpoint collector (migration 0004, closedloop.webhooks.collector) ---
 
+# Sanitised collector payloads (no email, PII-free URLs, truncated IP), kept for
+# collector.raw_retention_days: closedloop.webhooks.collector_store.purge_expired_payloads
+# deletes them once expires_at has passed.
+collector_payloads = Table(
+    "collector_payloads",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("visitor_id", String(128), nullable=False),
+    Column("client_network", String(64), nullable=True),
+    Column("person_id", String(32), nullable=True),
+    Column("payload", JSON(), nullable=False),
+    CheckConstraint("kind IN ('pageview', 'form')", name="kind"),
+)
+
 # --- revenue loop (migration 0005, closedloop.revenue) ---
+
+# One row per version of a deal's revenue event (closedloop.revenue.events). Money is kept in
+# integer cents: the original amount and currency, the home amount and the rate used.
+revenue_versions = Table(
+    "revenue_versions",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("deal_id", String(255), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("amount_cents", BigInteger(), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("home_amount_cents", BigInteger(), nullable=False),
+    Column("home_currency", String(3), nullable=False),
+    Column("rate", String(40), nullable=True),
+    Column("rate_source", String(32), nullable=False),
+    Column("close_date", UtcDateTime(), nullable=True),
+    Column("buyers", JSON(), nullable=False),
+    Column("campaign_id", String(255), nullable=True),
+    Column("delta_home_cents", BigInteger(), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False, index=True),
+    UniqueConstraint("system", "deal_id", "version"),
+    CheckConstraint("state IN ('won', 'not_won', 'deleted')", name="state"),
+)
+
+# The credit of each version, per touch and model; person_id is NULL for (unattributed).
+revenue_credits = Table(
+    "revenue_credits",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("version_id", ROW_ID, ForeignKey("revenue_versions.id"), nullable=False),
+    Column("model", String(32), nullable=False),
+    Column("person_id", String(32), nullable=True),
+    Column("touch_key", String(64), nullable=True),
+    Column("occurred_at", UtcDateTime(), nullable=True),
+    Column("channel", String(100), nullable=True),
+    Column("source", String(500), nullable=True),
+    Column("campaign", String(500), nullable=True),
+    Column("amount_cents", BigInteger(), nullable=False),
+    Index(None, "version_id", "model"),
+)
+
+# Ad spend per day, channel, source and campaign (filled by `closedloop import-costs`).
+ad_costs = Table(
+    "ad_costs",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("cost_date", Date(), nullable=False, index=True),
+    Column("channel", String(100), nullable=False),
+    Column("source", String(500), nullable=True),
+    Column("campaign", String(500), nullable=True),
+    Column("amount_cents", BigInteger(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The demo of the whole loop on the built-in emulators (``closedloop demo``)."""

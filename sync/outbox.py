@@ -12,7 +12,14 @@ Life of an item::
        ^                  |
        |                  +--fail(retry_at)--> pending (due again at retry_at)
        |                  +--fail(None)------> dead --replay--> pending
-       +--release_stale (a worker died while sending)
+       +--(a relay died while sending: verify on recovery, see below)
+
+A ``sending`` row whose relay died is never re-sent blindly: the vendor may already have
+applied it. :mod:`closedloop.sync.outbox_recovery` (called by every flush) reclaims rows whose
+relay stopped refreshing them (a live relay touches its claims every few seconds), reads the
+target records' current values, completes without writing the rows whose values are already
+there, and puts only the others back to ``pending``. :meth:`Outbox.release_stale` is the blunt
+tool for an operator who knows the writes did not happen.
 
 Claims never hand one item to two workers: on PostgreSQL the due rows are selected ``FOR UPDATE
 SKIP LOCKED`` and marked ``sending`` in the same statement; on SQLite the same statement runs
@@ -33,7 +40,7 @@ from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import outbox
 from closedloop.sync.sql import begin_write, chunked, insert_ignoring, transaction
 
-__all__ = ["Outbox", "OutboxItem", "OutboxState"]
+__all__ = ["Outbox", "OutboxItem", "OutboxState", "item_from_row"]
 
 OutboxState = Literal["pending", "sending", "done", "dead"]
 
@@ -83,7 +90,8 @@ class OutboxItem:
         )
 
 
-def _item(row: Row[Any]) -> OutboxItem:
+def item_from_row(row: Row[Any]) -> OutboxItem:
+    """An item from its ``outbox`` table row."""
     match = None if row.match_field is None else (row.match_field, row.match_value or "")
     return OutboxItem(
         id=row.id,
@@ -113,6 +121,16 @@ class Outbox:
     def __init__(self, engine: Engine, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
         self._clock = clock
+
+    @property
+    def store(self) -> Engine:
+        """The state store the outbox lives in."""
+        return self._engine
+
+    @property
+    def clock(self) -> Clock:
+        """The outbox's clock."""
+        return self._clock
 
     def enqueue(self, items: Iterable[OutboxItem], connection: Connection | None = None) -> int:
         """Add items (due now, or at their ``next_attempt_at``); returns how many were new.
@@ -157,7 +175,7 @@ class Outbox:
         )
         with begin_write(self._engine) as conn:
             rows = conn.execute(statement).all()
-        return sorted((_item(row) for row in rows), key=lambda item: item.id or 0)
+        return sorted((item_from_row(row) for row in rows), key=lambda item: item.id or 0)
 
     def complete(self, ids_or_keys: Iterable[int | str], results: Iterable[RowResult] = ()) -> int:
         """Mark items done (by row id or push key); returns how many changed.
@@ -203,7 +221,11 @@ class Outbox:
             conn.execute(update(outbox).where(outbox.c.push_key == push_key).values(**values))
 
     def release_stale(self, older_than: datetime) -> int:
-        """Put ``sending`` items untouched since ``older_than`` back to pending (a worker died)."""
+        """Put ``sending`` items untouched since ``older_than`` back to pending, unverified.
+
+        Flushes recover abandoned rows by verifying them first
+        (:mod:`closedloop.sync.outbox_recovery`); this re-sends them as they are.
+        """
         with begin_write(self._engine) as conn:
             result = conn.execute(
                 update(outbox)
@@ -216,7 +238,7 @@ class Outbox:
         """Dead items, oldest first, with their last error."""
         query = select(outbox).where(outbox.c.state == "dead").order_by(outbox.c.id).limit(limit)
         with self._engine.connect() as conn:
-            return [_item(row) for row in conn.execute(query)]
+            return [item_from_row(row) for row in conn.execute(query)]
 
     def replay(self, push_key: str | None = None) -> int:
         """Make one dead item (or all) pending and due now, with fresh attempts."""
@@ -234,7 +256,7 @@ class Outbox:
         """One item by push key."""
         with self._engine.connect() as conn:
             row = conn.execute(select(outbox).where(outbox.c.push_key == push_key)).first()
-        return None if row is None else _item(row)
+        return None if row is None else item_from_row(row)
 
     def pending_count(self, system: str | None = None) -> int:
         """Items waiting to be sent (due or not)."""

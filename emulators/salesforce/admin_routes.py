@@ -149,6 +149,14 @@ def _operation_routes(
     def outbound_flush() -> Response:
         return jsonify(emu.outbound.flush(all_pending=bool(_body().get("all_pending"))))
 
+    @admin.get("/write-log")
+    def write_log() -> Response:
+        after = request.args.get("after", "0")
+        if not after.isdigit():
+            return _error("after must be a non-negative integer")
+        entries = emu.write_log.entries(request.args.get("object"), int(after))
+        return jsonify({"entries": entries, "count": len(entries)})
+
     @admin.route("/limits", methods=["GET", "POST"])
     def limits() -> Response:
         body = _body()

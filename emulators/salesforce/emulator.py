@@ -26,6 +26,7 @@ from closedloop.emulators.salesforce.org import Org
 from closedloop.emulators.salesforce.outbound import OutboundMessages
 from closedloop.emulators.salesforce.query import QueryCursors
 from closedloop.emulators.salesforce.seed import seed_org
+from closedloop.emulators.salesforce.write_log import WriteLog
 
 
 @dataclass
@@ -84,6 +85,7 @@ class SalesforceEmulator:
         self.cursors = QueryCursors(self.aux_ids)
         self.jobs: dict[str, Job] = {}
         self.outbound = OutboundMessages(self)
+        self.write_log = WriteLog(self)
         self.org = self._new_org()
         self.app = Flask("closedloop.emulators.salesforce")
         self.app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -107,6 +109,7 @@ class SalesforceEmulator:
             edition=EDITION_NAMES.get(self.options.edition, "Enterprise Edition"),
         )
         org.store.listeners.append(self.outbound.on_changes)
+        org.store.listeners.append(self.write_log.on_changes)
         return org
 
     def reset(self) -> None:
@@ -116,6 +119,7 @@ class SalesforceEmulator:
         """
         with self.lock:
             self.outbound.reset()
+            self.write_log.clear()
             self.org = self._new_org()
             self.aux_ids.reset()
             self.cursors.clear()

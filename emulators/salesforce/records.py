@@ -78,7 +78,7 @@ class RecordWriter:
         self._check_required(obj, row)
         self._check_references(obj, row, set(parsed))
         self._check_unique(obj, row)
-        org.store.put(obj.name, row, "create", frozenset(parsed))
+        org.store.put(obj.name, row, "create", frozenset(parsed), frozenset(parsed))
         rules.after_write(org, obj, row, None)
         return record_id
 
@@ -113,7 +113,7 @@ class RecordWriter:
         self._check_references(obj, row, set(parsed))
         self._check_unique(obj, row)
         changed = frozenset(k for k in row if row.get(k) != before.get(k) and k not in AUDIT_FIELDS)
-        self.org.store.put(obj.name, row, "update", changed)
+        self.org.store.put(obj.name, row, "update", changed, frozenset(parsed))
         rules.after_write(self.org, obj, row, before)
 
     def delete(self, obj: ObjectDef, record_id: str, *, system: bool = False) -> None:

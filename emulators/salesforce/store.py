@@ -19,13 +19,18 @@ ChangeKind = Literal["create", "update", "delete"]
 
 @dataclass(frozen=True)
 class Change:
-    """One committed write: which record, what kind, which fields changed, and the old row."""
+    """One committed write: which record, what kind, which fields changed, and the old row.
+
+    ``written`` names the fields the caller sent (changed or not), when the write came from a
+    caller; None for the emulator's own reference-data rows.
+    """
 
     sobject: str
     record_id: str
     kind: ChangeKind
     changed: frozenset[str]
     before: dict[str, Any] | None = None
+    written: frozenset[str] | None = None
 
 
 @dataclass
@@ -97,9 +102,14 @@ class RecordStore:
 
     # ----------------------------------------------------------------- writing
     def put(
-        self, sobject: str, row: dict[str, Any], kind: ChangeKind, changed: frozenset[str]
+        self,
+        sobject: str,
+        row: dict[str, Any],
+        kind: ChangeKind,
+        changed: frozenset[str],
+        written: frozenset[str] | None = None,
     ) -> None:
-        """Insert or replace a row (by its ``Id``) and record the change."""
+        """Insert or replace a row (by its ``Id``) and record the change (``written``: sent)."""
         record_id = str(row["Id"])
         previous = self.tables[sobject].get(record_id)
         self._log(sobject, record_id, previous)
@@ -110,7 +120,8 @@ class RecordStore:
         else:
             self.deleted_at.pop(record_id, None)
         self.versions[sobject] += 1
-        change = Change(sobject, record_id, kind, changed, dict(previous) if previous else None)
+        before = dict(previous) if previous else None
+        change = Change(sobject, record_id, kind, changed, before, written)
         if self._tx is not None:
             self._tx.changes.append(change)
         else:

@@ -172,6 +172,8 @@ def _solve(
         sum((n * b for n, b in zip(row, converts, strict=True)), zero) for row in fundamental
     ]
     p_conv = conversion[0]
+    if isinstance(p_conv, float):  # a probability: float round-off may leave it a hair past 1
+        p_conv = min(max(p_conv, 0.0), 1.0)
     effects: dict[str, float | Fraction] = {}
     for channel in channels:
         c = index[channel]

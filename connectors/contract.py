@@ -182,8 +182,13 @@ class Connector(ABC):
         """Stream records changed after ``since`` in (modified time, id) order."""
 
     @abstractmethod
-    def read_all(self, object_type: str, fields: Sequence[str]) -> Iterator[Page]:
-        """Stream every record (full reconciliation)."""
+    def read_all(
+        self, object_type: str, fields: Sequence[str], history: Sequence[str] = ()
+    ) -> Iterator[Page]:
+        """Stream every record (full reconciliation).
+
+        ``history`` names fields whose change history to include, where the system keeps one.
+        """
 
     @abstractmethod
     def read_records(

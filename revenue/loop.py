@@ -124,6 +124,7 @@ class RevenueLoop:
         self.store = RevenueStore(self.engine, clock)
         self.crm = settings.roles.crm
         self.marketing = settings.roles.marketing
+        self._found: dict[str, str] = {}  # the (unattributed) record's id, once looked up
 
     def handle_deals(self, system: str, object_type: str, ids: list[str]) -> None:
         """Process just these deals (the webhook worker's entry point).
@@ -181,7 +182,7 @@ class RevenueLoop:
                 report.versions.append(version)
                 report.deltas.append(version.delta_home)
         if created:
-            self._push(report, created)
+            self._push(report, created, targeted=deal_ids is not None)
         self._send_events(report)
         if mark is not None:
             self.state.watermarks.advance(self.crm, WATERMARK_OBJECT, mark)
@@ -211,11 +212,19 @@ class RevenueLoop:
         return list(found.values()), Watermark(newest, "") if newest else None
 
     def _push(
-        self, report: RevenueReport, created: list[tuple[RevenueVersion, RevenueVersion | None]]
+        self,
+        report: RevenueReport,
+        created: list[tuple[RevenueVersion, RevenueVersion | None]],
+        *,
+        targeted: bool,
     ) -> None:
         marketing = self.connectors[self.marketing]
         model = self.settings.revenue.model
-        targets, totals = plan_targets(self.marketing, marketing, self.state, self.store, model)
+        if not targeted:  # scheduled runs look the (unattributed) record up again
+            self._found.clear()
+        targets, totals = plan_targets(
+            self.marketing, marketing, self.state, self.store, model, self._found
+        )
         report.won_total, report.unattributed = totals.won_total, totals.unattributed
         refs = [
             RecordRef(self.marketing, t.object_type, t.record_id) for t in targets if t.record_id

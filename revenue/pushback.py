@@ -99,19 +99,25 @@ def plan_targets(
     state: SyncState,
     store: RevenueStore,
     model: str,
+    found: dict[str, str] | None = None,
 ) -> tuple[list[PushTarget], RevenueTotals]:
-    """Every record the push-back maintains on ``system``, with its recomputed values."""
+    """Every record the push-back maintains on ``system``, with its recomputed values.
+
+    ``found`` remembers, between runs of one process, the id of the ``(unattributed)``
+    record once looked up (under :data:`UNATTRIBUTED_ID`), so webhook runs skip the search;
+    pass a fresh dict to look it up again.
+    """
     versions = store.current(won_only=True)
     involved = {buyer for v in store.all_versions() for buyer in v.buyers}
     credits = store.credits([v.id for v in versions], model)
     totals = RevenueTotals.compute(versions, credits, involved)
     if system == "hubspot":
-        return _hubspot_targets(connector, state, totals), totals
+        return _hubspot_targets(connector, state, totals, {} if found is None else found), totals
     return _salesforce_targets(connector, state, store, versions, totals), totals
 
 
 def _hubspot_targets(
-    connector: Connector, state: SyncState, totals: RevenueTotals
+    connector: Connector, state: SyncState, totals: RevenueTotals, found: dict[str, str]
 ) -> list[PushTarget]:
     contacts: dict[str, str] = {}
     for person in sorted(totals.people):
@@ -137,11 +143,14 @@ def _hubspot_targets(
         for company, held in sorted(companies.items())
     ]
     bucket = Totals(dict(totals.unattributed_deals.deals), totals.unattributed)
-    found = connector.find("companies", "closedloop_external_id", [UNATTRIBUTED_ID], ["name"])
+    if UNATTRIBUTED_ID not in found:
+        hits = connector.find("companies", "closedloop_external_id", [UNATTRIBUTED_ID], ["name"])
+        if hits:
+            found[UNATTRIBUTED_ID] = hits[0].id
     fields = {"name": UNATTRIBUTED, **bucket.fields(HUBSPOT_FIELDS, _HUBSPOT_DATE)}
     fields["cl_won_revenue_total"] = money_text(totals.unattributed)
-    if found:
-        targets.append(PushTarget("companies", fields, found[0].id))
+    if UNATTRIBUTED_ID in found:
+        targets.append(PushTarget("companies", fields, found[UNATTRIBUTED_ID]))
     else:
         targets.append(
             PushTarget("companies", fields, match=("closedloop_external_id", UNATTRIBUTED_ID))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from datetime import datetime
 from typing import Any
 
 from closedloop.config.schema import Settings
 from closedloop.connectors.contract import Connector, Record
 from closedloop.mappings.field_types import FieldMappings
+from closedloop.sync.echoes import ECHO_CACHE_MAX, EchoCheck
 from closedloop.sync.model import RecordRef
 from closedloop.sync.planner import RecordPlan, SystemView
 from closedloop.sync.state import SyncState
@@ -49,6 +51,11 @@ class ChunkCompletion:
         self.people: dict[str, PersonRecords] = {}
         self.to_create: set[str] = set()
         self._shadows: dict[RecordRef, dict[str, Any]] = {}
+        self._echoes: dict[RecordRef, Record] = {}
+        self._incremental = False
+        self.crm_resolved = False
+        """Set when this run tied every CRM record to its person first (a full run)."""
+        self._checks: dict[tuple[str, str], EchoCheck] = {}
         self._owners = itertools.cycle(settings.sync.create.round_robin_owner_ids or [None])
 
     def _keep(self, person_id: str, system: str, record: Record) -> None:
@@ -63,7 +70,8 @@ class ChunkCompletion:
             lacking = [p for p in self.people.values() if system not in p.records]
             self._by_known_ids(system, lacking)
             lacking = [p for p in lacking if system not in p.records]
-            self._by_email(system, lacking)
+            if not (system == self.crm and self.crm_resolved):
+                self._by_email(system, lacking)
             if system == self.crm and system != self.marketing:
                 self.to_create |= {
                     p.person_id for p in lacking if system not in p.records and self._creates(p)
@@ -71,22 +79,111 @@ class ChunkCompletion:
 
     def _by_known_ids(self, system: str, people: list[PersonRecords]) -> None:
         wanted: dict[str, dict[str, str]] = {}
+        known = self.state.identity.records_of_many(p.person_id for p in people)
         for person in people:
-            refs = [
-                r for r in self.state.identity.records_of(person.person_id) if r.system == system
-            ]
+            refs = [r for r in known.get(person.person_id, []) if r.system == system]
             for ref in refs:
                 if ref.object_type in PERSON_OBJECTS[system]:
                     wanted.setdefault(ref.object_type, {})[ref.record_id] = person.person_id
+        converted: dict[str, str] = {}
         for object_type in sorted(wanted, key=lambda o: o != "Contact"):
             ids = wanted[object_type]
-            fields = read_fields(self.mappings, system, object_type)
-            history = history_fields(self.mappings, system, object_type)
-            for record in self.connectors[system].read_records(
-                object_type, list(ids), fields, history
-            ):
-                if not record.fields.get("IsConverted"):
+            for record in self._records_by_id(system, object_type, list(ids)):
+                if record.fields.get("IsConverted"):
+                    noted = self._note_conversion(record)
+                    if noted is not None and noted[1] not in wanted.get("Contact", {}):
+                        converted[noted[1]] = noted[0]
+                else:
                     self._keep(ids[record.id], system, record)
+        if converted:  # a lead converted since closedloop last looked: its Contact stands in
+            fields = read_fields(self.mappings, system, "Contact")
+            for record in self.connectors[system].read_records("Contact", list(converted), fields):
+                self._keep(converted[record.id], system, record)
+
+    def _records_by_id(self, system: str, object_type: str, ids: list[str]) -> list[Record]:
+        """Records by id: echoes this run already read, else read (history where changed)."""
+        found = [
+            held
+            for i in ids
+            if (held := self._echoes.get(RecordRef(system, object_type, i))) is not None
+        ]
+        rest = [i for i in ids if RecordRef(system, object_type, i) not in self._echoes]
+        if not rest:
+            return found
+        fields = read_fields(self.mappings, system, object_type)
+        records = self.connectors[system].read_records(object_type, rest, fields)
+        changed, echoes = self._split_echoes(system, object_type, records)
+        return found + echoes + self._with_history(system, object_type, changed)
+
+    def _echo_check(self, system: str, object_type: str) -> EchoCheck:
+        key = (system, object_type)
+        if key not in self._checks:
+            self._checks[key] = EchoCheck(self.mappings, system, object_type)
+        return self._checks[key]
+
+    def _split_echoes(
+        self, system: str, object_type: str, records: list[Record]
+    ) -> tuple[list[Record], list[Record]]:
+        """``records`` split into real changes and echoes of what closedloop already knew."""
+        if not records:
+            return [], []
+        refs = [RecordRef(system, r.object_type, r.id) for r in records]
+        shadows = self.state.shadow.get_many(refs)
+        check = self._echo_check(system, object_type)
+        changed: list[Record] = []
+        echoes: list[Record] = []
+        for record, ref in zip(records, refs, strict=True):
+            (echoes if check.is_echo(record, shadows.get(ref)) else changed).append(record)
+        return changed, echoes
+
+    def _with_history(self, system: str, object_type: str, records: list[Record]) -> list[Record]:
+        """``records`` read again with their property history, where the system keeps one."""
+        history = history_fields(self.mappings, system, object_type)
+        if not history or not records:
+            return records
+        fields = read_fields(self.mappings, system, object_type)
+        ids = [r.id for r in records]
+        return self.connectors[system].read_records(object_type, ids, fields, history)
+
+    def _keep_echoes(self, system: str, echoes: list[Record]) -> None:
+        """Hold echoes aside (up to :data:`ECHO_CACHE_MAX`) to complete people later."""
+        for record in echoes:
+            if len(self._echoes) >= ECHO_CACHE_MAX:
+                return
+            self._echoes[RecordRef(system, record.object_type, record.id)] = record
+
+    def snapshot_of(self, view: SystemView) -> dict[str, Any]:
+        """The unmapped fields of a person record as read, to remember next to its shadow."""
+        if view.record_id is None or view.object_type not in PERSON_OBJECTS.get(view.system, ()):
+            return {}
+        return self._echo_check(view.system, view.object_type).snapshot(view.fields)
+
+    def _conversion_known(self, lead: Record) -> bool:
+        """Whether identity already ties this converted Lead and its Contact to one person."""
+        contact_id = lead.fields.get("ConvertedContactId")
+        if not contact_id:
+            return False
+        person = self.state.identity.person_of(RecordRef("salesforce", "Lead", lead.id))
+        contact = RecordRef("salesforce", "Contact", str(contact_id))
+        return person is not None and self.state.identity.person_of(contact) == person
+
+    def _note_conversion(self, lead: Record) -> tuple[str, str] | None:
+        """Record a converted Lead's Contact and Opportunity as its person's.
+
+        Returns the person id and the Contact id (None when the lead names no Contact).
+        """
+        contact_id = lead.fields.get("ConvertedContactId")
+        if not contact_id:
+            return None
+        opportunity = lead.fields.get("ConvertedOpportunityId")
+        converted = lead.fields.get("ConvertedDate")
+        person_id = self.state.identity.convert(
+            RecordRef("salesforce", "Lead", lead.id),
+            RecordRef("salesforce", "Contact", str(contact_id)),
+            RecordRef("salesforce", "Opportunity", str(opportunity)) if opportunity else None,
+            at=datetime.fromisoformat(f"{converted}T00:00:00+00:00") if converted else None,
+        )
+        return person_id, str(contact_id)
 
     def _by_email(self, system: str, people: list[PersonRecords]) -> None:
         emails: dict[str, str] = {}
@@ -137,8 +234,9 @@ class ChunkCompletion:
         if "salesforce" not in self.connectors:
             return {}
         owners: dict[str, str] = {}
+        known = self.state.identity.records_of_many(p.person_id for p in people)
         for person in people:
-            for ref in self.state.identity.records_of(person.person_id):
+            for ref in known.get(person.person_id, []):
                 if ref.system == "salesforce" and ref.object_type == "Opportunity":
                     owners[ref.record_id] = person.person_id
         if not owners:

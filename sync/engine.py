@@ -129,7 +129,7 @@ class SyncEngine:
                 report.spool.add(plans)
                 if dry_run:
                     continue
-                batch = self._batch(plans, run_id)
+                batch = self._batch(plans, run_id, gatherer)
                 if unguarded:
                     self._apply(batch)
                 else:
@@ -180,13 +180,14 @@ class SyncEngine:
         deal_mappings = self.mappings.for_entity("deal")
         touches = self.state.ledger.touches_by_person([p.person_id for p in people])
         deals = gatherer.deal_views(people)
+        moments = self.state.identity.lead_moments(p.person_id for p in people)
         plans: list[RecordPlan] = []
         for person in people:
-            info = self.state.identity.person(person.person_id)
+            became_lead_at, converted_at = moments.get(person.person_id, (None, None))
             stamps = compute_stamps(
                 touches.get(person.person_id, []),
-                became_lead_at=info.became_lead_at,
-                converted_at=info.converted_at,
+                became_lead_at=became_lead_at,
+                converted_at=converted_at,
             )
             views = gatherer.views_of(person)
             planned = plan_record_set(person_mappings, stamps.values(), views, self.roles)
@@ -212,14 +213,20 @@ class SyncEngine:
             "(re-run with --allow-blast-radius if this is intended)"
         )
 
-    def _batch(self, plans: list[RecordPlan], run_id: int) -> StagedBatch:
-        """One chunk's outbox items, field decisions and unchanged reads."""
+    def _batch(self, plans: list[RecordPlan], run_id: int, gatherer: Gatherer) -> StagedBatch:
+        """One chunk's outbox items, field decisions and unchanged reads.
+
+        The reads include the unmapped fields of each person record as read, so the next run
+        can tell closedloop's own writes coming back from real changes
+        (:mod:`closedloop.sync.echoes`).
+        """
         reads = []
         for plan in plans:
             view = plan.view
-            if view.record_id is None or not plan.shadows:
+            if view.record_id is None:
                 continue
             unchanged = {k: v for k, v in plan.shadows.items() if k not in plan.writes}
+            unchanged.update(gatherer.snapshot_of(view))
             if unchanged:
                 reads.append((view.ref(), unchanged))
         return StagedBatch(

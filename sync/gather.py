@@ -8,6 +8,13 @@ Touches go into the ledger as they are read: HubSpot's from property history, Sa
 campaign responses for every Lead and Contact of the chunk, and a record's ``LeadSource`` when
 the person has no other touch (:mod:`closedloop.sync.salesforce_touches`). A person is planned
 once per run: a record of someone already planned in an earlier chunk only adds touches.
+
+Reads are kept to what changed. A full run reads HubSpot's pages with their property history
+(50 a page) and first ties every CRM record to its person (:meth:`Gatherer._resolve_crm`), so
+no marketing person needs a CRM look-up by email. An incremental run recognises the echoes of
+closedloop's own writes (:mod:`closedloop.sync.echoes`): they get no history read and no plan.
+A Lead found converted while completing a chunk brings its Contact and Opportunity along in the
+same run (:meth:`~closedloop.sync.completion.ChunkCompletion._note_conversion`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from closedloop.sync.touch_sources import hubspot_touches
 from closedloop.sync.touchpoints import Touchpoint
 from closedloop.sync.views import (
     EMAIL_FIELD,
+    LEAD_CONVERSION_FIELDS,
     PERSON_OBJECTS,
     PersonRecords,
     history_fields,
@@ -74,10 +82,15 @@ class Gatherer(ChunkCompletion):
         (``{(system, object type): record ids}``, from webhooks), read exactly those records.
         """
         self.marks, self.planned = {}, set()
+        self._incremental = not full and targets is None
+        self._echoes = {}
+        self.crm_resolved = full and targets is None and self.crm != self.marketing
+        if self.crm_resolved:
+            self._resolve_crm(progress)
         for system in dict.fromkeys([self.marketing, self.crm]):
             for object_type in PERSON_OBJECTS[system]:
                 for page in self._pages(system, object_type, full, targets):
-                    self._take(system, self._with_history(system, object_type, page))
+                    self._take(system, self._fresh(system, object_type, page, full, targets))
                     counts.read += len(page.records)
                     if progress:
                         progress(f"read {system} {object_type}", len(page.records))
@@ -116,21 +129,56 @@ class Gatherer(ChunkCompletion):
             if not ids:
                 return []
             return [Page(connector.read_records(object_type, ids, fields), Watermark())]
-        if full:
-            return connector.read_all(object_type, fields)
+        if full:  # every record, with its history where the system keeps one
+            history = history_fields(self.mappings, system, object_type)
+            return connector.read_all(object_type, fields, history)
         since = self.state.watermarks.get(system, object_type)
         return connector.read_changes(object_type, since, fields)
 
-    def _with_history(self, system: str, object_type: str, page: Page) -> list[Record]:
+    def _resolve_crm(self, progress: Progress | None) -> None:
+        """A full run first ties every CRM person record to its person, by id or email.
+
+        Then the marketing side's people find their CRM records through identity, and none
+        needs looking for by email: a full run has seen every CRM record with that email.
+        Only ids, emails and conversion links are read (2,000 records a query on Salesforce).
+        """
+        connector = self.connectors[self.crm]
+        for object_type in PERSON_OBJECTS[self.crm]:
+            fields = [EMAIL_FIELD[self.crm]]
+            if object_type == "Lead":
+                fields += LEAD_CONVERSION_FIELDS
+            for page in connector.read_all(object_type, sorted(set(fields))):
+                for record in page.records:
+                    if record.archived:
+                        continue
+                    if record.object_type == "Lead" and record.fields.get("IsConverted"):
+                        self._note_conversion(record)
+                        continue
+                    email = record.fields.get(EMAIL_FIELD[self.crm])
+                    ref = RecordRef(self.crm, record.object_type, record.id)
+                    self.state.identity.resolve(ref, str(email) if email else None)
+                if progress:
+                    progress(f"resolved {self.crm} {object_type}", len(page.records))
+
+    def _fresh(
+        self, system: str, object_type: str, page: Page, full: bool, targets: Targets | None
+    ) -> list[Record]:
+        """The page's live records, with history for those that really changed.
+
+        A full run's pages carry their history already. Otherwise echoes of closedloop's own
+        writes (:mod:`closedloop.sync.echoes`) need no history; an incremental run leaves them
+        out altogether (kept aside to complete their people, should another record of theirs
+        change), while a targeted run plans them as asked.
+        """
         records = [r for r in page.records if not r.archived]
-        if system != "hubspot" or not records:
+        if full or not records:
             return records
-        return self.connectors[system].read_records(
-            object_type,
-            [r.id for r in records],
-            read_fields(self.mappings, system, object_type),
-            history_fields(self.mappings, system, object_type),
-        )
+        changed, echoes = self._split_echoes(system, object_type, records)
+        changed = self._with_history(system, object_type, changed)
+        if targets is not None:
+            return changed + echoes
+        self._keep_echoes(system, echoes)
+        return changed
 
     def _mark(self, key: tuple[str, str], watermark: Watermark) -> None:
         mark = self.marks.get(key)
@@ -201,6 +249,7 @@ class Gatherer(ChunkCompletion):
 
     def _take(self, system: str, records: list[Record]) -> None:
         touches = []
+        leads: list[tuple[str, datetime]] = []
         for record in records:
             ref = RecordRef(system, record.object_type, record.id)
             email = record.fields.get(EMAIL_FIELD[system])
@@ -218,28 +267,21 @@ class Gatherer(ChunkCompletion):
                 lead_date = record.fields.get("hs_lifecyclestage_lead_date")
                 if lead_date:
                     at = datetime.fromisoformat(str(lead_date).replace("Z", "+00:00"))
-                    self.state.identity.mark_lead(person_id, at)
+                    leads.append((person_id, at))
             elif system == self.marketing and record.object_type == "Lead":
                 created = parse_datetime(record.fields.get("CreatedDate"))
                 if created:  # Salesforce as the marketing system: a Lead is a lead from birth
-                    self.state.identity.mark_lead(person_id, created)
+                    leads.append((person_id, created))
+        self.state.identity.mark_leads(leads)
         if touches:
             self.state.ledger.add_many(touches)
 
     def _converted(self, lead: Record) -> None:
-        contact_id = lead.fields.get("ConvertedContactId")
-        if not contact_id:
-            return
-        opportunity = lead.fields.get("ConvertedOpportunityId")
-        converted = lead.fields.get("ConvertedDate")
-        person_id = self.state.identity.convert(
-            RecordRef("salesforce", "Lead", lead.id),
-            RecordRef("salesforce", "Contact", str(contact_id)),
-            RecordRef("salesforce", "Opportunity", str(opportunity)) if opportunity else None,
-            at=datetime.fromisoformat(f"{converted}T00:00:00+00:00") if converted else None,
-        )
-        if person_id not in self.planned:
-            self.people.setdefault(person_id, PersonRecords(person_id))
+        if self._incremental and self._conversion_known(lead):
+            return  # its people were planned when the conversion was first seen
+        noted = self._note_conversion(lead)
+        if noted is not None and noted[0] not in self.planned:
+            self.people.setdefault(noted[0], PersonRecords(noted[0]))
 
     def _keep(self, person_id: str, system: str, record: Record) -> None:
         if person_id not in self.planned:

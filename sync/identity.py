@@ -25,7 +25,7 @@ from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import identities, people
 from closedloop.sync import people as sql
 from closedloop.sync.model import Person, RecordRef
-from closedloop.sync.sql import begin_write, retry_on_conflict
+from closedloop.sync.sql import begin_write, chunked, retry_on_conflict
 
 __all__ = ["VISITOR", "IdentityStore", "normalise_email", "parse_ref", "visitor_ref"]
 
@@ -198,14 +198,77 @@ class IdentityStore:
 
     def mark_lead(self, person_id: str, at: datetime) -> None:
         """Record when the person became a lead (the earliest moment wins)."""
+        self.mark_leads([(person_id, at)])
+
+    def mark_leads(self, moments: Iterable[tuple[str, datetime]]) -> None:
+        """:meth:`mark_lead` for many people, in one transaction."""
+        wanted = list(moments)
+        if not wanted:
+            return
+        lead_at = people.c.became_lead_at
         with begin_write(self._engine) as conn:
-            target = sql.survivor(conn, person_id)
-            lead_at = people.c.became_lead_at
-            conn.execute(
-                update(people)
-                .where(people.c.person_id == target, lead_at.is_(None) | (lead_at > at))
-                .values(became_lead_at=at)
-            )
+            for person_id, at in wanted:
+                target = sql.survivor(conn, person_id)
+                conn.execute(
+                    update(people)
+                    .where(people.c.person_id == target, lead_at.is_(None) | (lead_at > at))
+                    .values(became_lead_at=at)
+                )
+
+    def lead_moments(
+        self, person_ids: Iterable[str]
+    ) -> dict[str, tuple[datetime | None, datetime | None]]:
+        """``(became_lead_at, converted_at)`` of each person (of its survivor, if merged).
+
+        One query per 500 people; a merged-away id is looked up through its survivor.
+        """
+        found: dict[str, tuple[datetime | None, datetime | None]] = {}
+        merged: list[str] = []
+        wanted = list(dict.fromkeys(person_ids))
+        columns = (people.c.person_id, people.c.merged_into)
+        moments = (people.c.became_lead_at, people.c.converted_at)
+        with self._engine.connect() as conn:
+            for chunk in chunked(wanted):
+                rows = conn.execute(select(*columns, *moments).where(people.c.person_id.in_(chunk)))
+                for row in rows:
+                    if row.merged_into is None:
+                        found[row.person_id] = (row.became_lead_at, row.converted_at)
+                    else:
+                        merged.append(row.person_id)
+        for person_id in merged:
+            info = self.person(person_id)
+            found[person_id] = (info.became_lead_at, info.converted_at)
+        return found
+
+    def records_of_many(self, person_ids: Iterable[str]) -> dict[str, list[RecordRef]]:
+        """:meth:`records_of` for many people (unmerged ones in one query per 500)."""
+        wanted = list(dict.fromkeys(person_ids))
+        found: dict[str, list[RecordRef]] = {p: [] for p in wanted}
+        merged: set[str] = set()
+        with self._engine.connect() as conn:
+            for chunk in chunked(wanted):
+                query = select(people.c.person_id).where(
+                    people.c.person_id.in_(chunk), people.c.merged_into.is_not(None)
+                )
+                merged.update(conn.execute(query).scalars())
+                rows = conn.execute(
+                    select(
+                        identities.c.person_id,
+                        identities.c.system,
+                        identities.c.object_type,
+                        identities.c.record_id,
+                    ).where(identities.c.person_id.in_(chunk))
+                )
+                for row in rows:
+                    found[row.person_id].append(
+                        RecordRef(row.system, row.object_type, row.record_id)
+                    )
+        for person_id in merged:
+            found[person_id] = self.records_of(person_id)
+        return {
+            p: sorted(refs, key=lambda r: (r.system, r.object_type, r.record_id))
+            for p, refs in found.items()
+        }
 
     def person(self, person_id: str) -> Person:
         """The person (the survivor, for a merged id) with their records and visitor ids.

@@ -32,6 +32,8 @@ LEAD_CONVERSION_FIELDS = (
 )
 EMAIL_FIELD = {"hubspot": "email", "salesforce": "Email"}
 PERSON_OBJECTS = {"hubspot": ("contacts",), "salesforce": ("Lead", "Contact")}
+HUBSPOT_VISIT_TIMES = ("hs_analytics_last_timestamp", "hs_latest_source_timestamp")
+"""Moved by every new visit: read with the touch sources so a visit is never taken for an echo."""
 
 
 def mapped_fields(mappings: FieldMappings, system: str, object_type: str) -> list[str]:
@@ -46,10 +48,14 @@ def mapped_fields(mappings: FieldMappings, system: str, object_type: str) -> lis
 
 
 def read_fields(mappings: FieldMappings, system: str, object_type: str) -> list[str]:
-    """Everything a run reads of a person record: mapped fields plus identity and touches."""
+    """Everything a run reads of a person record: mapped fields plus identity and touches.
+
+    HubSpot's touch sources are read as current values too (their history comes separately),
+    so that :mod:`closedloop.sync.echoes` can tell a new visit from closedloop's own write.
+    """
     extra: tuple[str, ...] = (EMAIL_FIELD[system],)
     if system == "hubspot":
-        extra += HUBSPOT_TOUCH_FIELDS
+        extra += HUBSPOT_TOUCH_FIELDS + HUBSPOT_TOUCH_HISTORY + HUBSPOT_VISIT_TIMES
     if system == "salesforce" and object_type in ("Lead", "Contact"):
         extra += LEAD_SOURCE_FIELDS
     if object_type == "Lead":

@@ -6,6 +6,11 @@ those records, diffs them against the shadow state (so echoes of closedloop's ow
 nothing) and writes through the outbox; deals (HubSpot ``deals``, Salesforce ``Opportunity``)
 go to ``Services.on_deals``. Anything else is marked done with a note.
 
+Deal notifications come in bursts (reps close a quarter's deals in an afternoon): a pass holding
+deal events goes on claiming while more keep arriving (up to 2 s), so the burst costs one
+revenue run, not one per delivery. A Salesforce notification that says the deal is open, for a
+deal that never had revenue, needs no read at all and is settled as it is.
+
 A failing group is retried record by record, so one poison event never holds back its
 batch-mates; a failed event is due again after a back-off, and dead (with its reason) once
 ``webhooks.max_attempts`` attempts failed.
@@ -26,13 +31,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from closedloop.config.schema import Settings
+from closedloop.revenue.notifications import open_and_never_won
 from closedloop.runtime.logging import redact
 from closedloop.sync.flush import flush_outbox
 from closedloop.sync.outbox_recovery import STALE_SENDING, Heartbeat, SendingClaims
 from closedloop.webhooks.inbox import StoredEvent
+from closedloop.webhooks.routes_salesforce import OUTBOUND_SOURCE
 from closedloop.webhooks.services import Services
 
 __all__ = ["DEAL_OBJECTS", "PERSON_OBJECTS", "InboxWorker", "ProcessResult"]
@@ -43,6 +50,12 @@ PERSON_OBJECTS = {("hubspot", "contacts"), ("salesforce", "Lead"), ("salesforce"
 DEAL_OBJECTS = {("hubspot", "deals"), ("salesforce", "Opportunity")}
 NO_REVENUE_HANDLER = "no revenue handler"
 NOT_SYNCED = "not a synced object"
+COALESCE_QUIET_SECONDS = 0.5
+"""A pass holding deal events claims more until none arrived for this long..."""
+COALESCE_MAX_SECONDS = 2.0
+"""... or for at most this long in all (webhooks must reach the marketing side within 5 s)..."""
+COALESCE_MAX_EVENTS = 1000
+"""... or this many events."""
 
 Action = Callable[[list[StoredEvent]], None]
 
@@ -76,6 +89,7 @@ class InboxWorker:
         batch_size: events claimed per pass.
         poll_seconds: how long an idle thread waits for new events.
         stale_after_seconds: when a ``processing`` claim no heartbeat refreshed is abandoned.
+        coalesce_seconds: how long a pass holding deal events waits for more (0: never).
     """
 
     def __init__(
@@ -86,12 +100,15 @@ class InboxWorker:
         batch_size: int = 100,
         poll_seconds: float = 0.5,
         stale_after_seconds: float = 60.0,
+        coalesce_seconds: float = COALESCE_QUIET_SECONDS,
     ) -> None:
         self.services = services
         self.settings = settings
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.stale_after = timedelta(seconds=stale_after_seconds)
+        self.coalesce_seconds = coalesce_seconds
+        self._stale_checked: datetime | None = None
         self._outbox_checked = float("-inf")
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -102,17 +119,53 @@ class InboxWorker:
         return self.settings.webhooks.max_attempts
 
     def process_once(self, limit: int | None = None) -> ProcessResult:
-        """Release abandoned claims, then claim and process up to ``limit`` due events."""
+        """Release abandoned claims, then claim and process up to ``limit`` due events.
+
+        Abandoned claims are looked for at most every quarter of ``stale_after_seconds``.
+        """
         inbox = self.services.inbox
         result = ProcessResult()
-        result.released = inbox.release_stale(
-            self.services.clock.now() - self.stale_after, self.max_attempts
-        )
+        now = self.services.clock.now()
+        if self._stale_checked is None or now - self._stale_checked >= self.stale_after / 4:
+            # Claims go stale after a minute: looking every few seconds is plenty, and each
+            # look is a write transaction that would queue behind the sync on SQLite.
+            self._stale_checked = now
+            result.released = inbox.release_stale(now - self.stale_after, self.max_attempts)
         events = inbox.claim(limit or self.batch_size)
+        if limit is None:
+            events += self._coalesce_deals(events)
         result.add(self._process_alive(events))
         if not events:
             self.recover_outbox()
         return result
+
+    def _coalesce_deals(self, claimed: list[StoredEvent]) -> list[StoredEvent]:
+        """More events claimed while deal notifications keep arriving (a burst of closes).
+
+        A revenue run reads its deals, their buyers and every buyer's company and pushes the
+        recomputed totals: much the same calls for 5 deals as for 500. So when a pass holds
+        deal events, the worker goes on claiming until no new event arrived for
+        :data:`COALESCE_QUIET_SECONDS`, at most :data:`COALESCE_MAX_SECONDS` and
+        :data:`COALESCE_MAX_EVENTS`, and hands the deals over in one run.
+        """
+        if self.coalesce_seconds <= 0 or not any(
+            (e.system, e.object_type) in DEAL_OBJECTS for e in claimed
+        ):
+            return []
+        more: list[StoredEvent] = []
+        start = time.monotonic()
+        quiet_until = start + self.coalesce_seconds
+        while len(claimed) + len(more) < COALESCE_MAX_EVENTS:
+            now = time.monotonic()
+            if now >= quiet_until or now - start >= COALESCE_MAX_SECONDS:
+                break
+            self._stopping.wait(min(0.1, quiet_until - now))
+            room = COALESCE_MAX_EVENTS - len(claimed) - len(more)
+            found = self.services.inbox.claim(min(self.batch_size, room))
+            if found:
+                more += found
+                quiet_until = time.monotonic() + self.coalesce_seconds
+        return more
 
     def process_ids(self, ids: Iterable[int]) -> ProcessResult:
         """Claim and process exactly the pending events ``ids`` (due or not): replays."""
@@ -211,7 +264,15 @@ class InboxWorker:
         if handler is None:  # pragma: no cover - checked by the caller
             return
         ids = list(dict.fromkeys(event.record_id for event in events))
-        handler(events[0].system, events[0].object_type, ids)
+        quiet = open_and_never_won(
+            events[0].system,
+            [(e.record_id, e.payload if e.source == OUTBOUND_SOURCE else None) for e in events],
+            self.services.store,
+            self.services.clock,
+        )
+        ids = [i for i in ids if i not in quiet]
+        if ids:
+            handler(events[0].system, events[0].object_type, ids)
 
     def _settle(self, events: list[StoredEvent], action: Action) -> ProcessResult:
         """Run ``action`` on the group; on failure, once per record to isolate the poison."""

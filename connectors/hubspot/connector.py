@@ -43,6 +43,8 @@ class HubSpotConnector(Connector):
     def __init__(self, api: HubSpotApi) -> None:
         self.api = api
         self.reader = HubSpotReader(api)
+        self.records_read = self.reader.tally
+        """Records read so far, by object and kind of read (see ``connectors.read_tally``)."""
         self.writer = HubSpotWriter(api)
         self.deals = HubSpotDeals(api, self.reader)
         self.provisioner = HubSpotProvisioner(api)
@@ -128,9 +130,11 @@ class HubSpotConnector(Connector):
         """Records changed since the watermark (search, re-anchored past the 10,000 cap)."""
         return self.reader.changes(object_type, since, fields)
 
-    def read_all(self, object_type: str, fields: Sequence[str]) -> Iterator[Page]:
-        """Every record, by list paging."""
-        return self.reader.everything(object_type, fields)
+    def read_all(
+        self, object_type: str, fields: Sequence[str], history: Sequence[str] = ()
+    ) -> Iterator[Page]:
+        """Every record, by list paging (50 a page with ``history``, else 100)."""
+        return self.reader.everything(object_type, fields, history)
 
     def read_records(
         self,

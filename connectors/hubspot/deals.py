@@ -132,6 +132,7 @@ class HubSpotDeals:
             data, _ = self._api.call(
                 ASSOCIATIONS, api.get_page_with_http_info, from_type, to_type, body
             )
+            self._reader.tally.add(f"{from_type}->{to_type}", "associations", len(chunk))
             for result in data.results or []:
                 origin = str(result._from.id)
                 found.setdefault(origin, []).extend(str(t.to_object_id) for t in result.to or [])

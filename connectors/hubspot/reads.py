@@ -20,11 +20,14 @@ from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, PublicObject
 
 from closedloop.connectors.contract import FieldChange, Page, Record, Watermark
 from closedloop.connectors.hubspot.api import SEARCH, STANDARD, HubSpotApi
+from closedloop.connectors.read_tally import ReadTally
 
 SEARCH_CAP = 10_000
 SEARCH_PAGE = 200
 LIST_PAGE = 100
 BATCH_READ = 100
+HISTORY_PAGE = 50
+"""Records per list page or batch read when property history is asked for (HubSpot's cap)."""
 
 
 def cursor_property(object_type: str) -> str:
@@ -50,9 +53,16 @@ class HubSpotReader:
         overlap: how far before the watermark an incremental read starts (index lag).
     """
 
-    def __init__(self, api: HubSpotApi, *, overlap: timedelta = timedelta(minutes=2)) -> None:
+    def __init__(
+        self,
+        api: HubSpotApi,
+        *,
+        overlap: timedelta = timedelta(minutes=2),
+        tally: ReadTally | None = None,
+    ) -> None:
         self._api = api
         self._overlap = overlap
+        self.tally = tally or ReadTally()
 
     def changes(self, object_type: str, since: Watermark, fields: Sequence[str]) -> Iterator[Page]:
         """Every record modified at or after ``since`` (minus the overlap), oldest first."""
@@ -122,6 +132,7 @@ class HubSpotReader:
             )
             data, _ = self._api.call(SEARCH, api.do_search_with_http_info, object_type, request)
             results = list(data.results or [])
+            self.tally.add(object_type, "search", len(results))
             next_after = data.paging.next.after if data.paging and data.paging.next else None
             if next_after is None:
                 yield results, False
@@ -132,18 +143,29 @@ class HubSpotReader:
                 return
             yield results, False
 
-    def everything(self, object_type: str, fields: Sequence[str]) -> Iterator[Page]:
-        """Every live record, by list paging in id order (full reconciliation)."""
+    def everything(
+        self, object_type: str, fields: Sequence[str], history: Sequence[str] = ()
+    ) -> Iterator[Page]:
+        """Every live record, by list paging in id order (full reconciliation).
+
+        With ``history``, each page carries those properties' history, 50 records a page.
+        """
         prop = cursor_property(object_type)
         api = self._api.api("crm.objects.basic_api")
         after: str | None = None
         newest = 0
         while True:
-            kwargs: dict[str, Any] = {"limit": LIST_PAGE, "properties": sorted({*fields, prop})}
+            kwargs: dict[str, Any] = {
+                "limit": HISTORY_PAGE if history else LIST_PAGE,
+                "properties": sorted({*fields, prop}),
+            }
+            if history:
+                kwargs["properties_with_history"] = sorted(history)
             if after:
                 kwargs["after"] = after
             data, _ = self._api.call(STANDARD, api.get_page_with_http_info, object_type, **kwargs)
             records = [self._record(object_type, raw, prop) for raw in data.results or []]
+            self.tally.add(object_type, "history" if history else "list", len(records))
             for record in records:
                 newest = max(newest, to_ms(record.modified_at))
             last = records[-1].id if records else ""
@@ -163,14 +185,16 @@ class HubSpotReader:
     ) -> list[Record]:
         """Records by id (or by ``id_property`` values), 100 per call; unknown ones left out.
 
-        ``history`` names the properties whose history HubSpot returns with each record.
+        ``history`` names the properties whose history HubSpot returns with each record; such
+        reads take 50 records per call.
         """
         prop = cursor_property(object_type)
         api = self._api.api("crm.objects.batch_api")
         found: list[Record] = []
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), BATCH_READ):
-            chunk = unique[start : start + BATCH_READ]
+        size = HISTORY_PAGE if history else BATCH_READ
+        for start in range(0, len(unique), size):
+            chunk = unique[start : start + size]
             request = BatchReadInputSimplePublicObjectId(
                 inputs=[{"id": i} for i in chunk],
                 properties=sorted({*fields, prop, *([id_property] if id_property else [])}),
@@ -178,7 +202,9 @@ class HubSpotReader:
                 id_property=id_property,
             )
             data, _ = self._api.call(STANDARD, api.read_with_http_info, object_type, request)
-            found.extend(self._record(object_type, raw, prop) for raw in data.results or [])
+            results = list(data.results or [])
+            self.tally.add(object_type, "history" if history else "batch", len(results))
+            found.extend(self._record(object_type, raw, prop) for raw in results)
         return found
 
     @staticmethod

@@ -47,6 +47,8 @@ class SalesforceConnector(Connector):
     def __init__(self, api: SalesforceApi, *, bulk_threshold: int = 2000) -> None:
         self.api = api
         self.reader = SalesforceReader(api)
+        self.records_read = self.reader.tally
+        """Records read so far, by object (see :mod:`~closedloop.connectors.read_tally`)."""
         self.bulk = SalesforceBulk(api)
         self.writer = SalesforceWriter(api, self.bulk, bulk_threshold=bulk_threshold)
         self.revenue = SalesforceRevenue(api, self.reader)
@@ -84,8 +86,11 @@ class SalesforceConnector(Connector):
         """Records changed since the watermark (SystemModstamp, with an overlap)."""
         return self.reader.changes(object_type, since, fields)
 
-    def read_all(self, object_type: str, fields: Sequence[str]) -> Iterator[Page]:
-        """Every live record, paged by id."""
+    def read_all(
+        self, object_type: str, fields: Sequence[str], history: Sequence[str] = ()
+    ) -> Iterator[Page]:
+        """Every live record, paged by id (``history`` is accepted and left empty)."""
+        del history
         return self.reader.everything(object_type, fields)
 
     def read_records(

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from simple_salesforce.format import format_soql
 
 from closedloop.connectors.contract import Page, Record, Value, Watermark
+from closedloop.connectors.read_tally import ReadTally
 from closedloop.connectors.salesforce.api import SalesforceApi
 from closedloop.runtime.errors import FatalSyncError, SkippableSyncError
 
@@ -31,7 +32,9 @@ MAX_QUERY_URL_CHARS = 12_000  # Salesforce refuses URIs over 16,384 characters
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 CURSOR = "SystemModstamp"
-MATCH_CHUNK = 100  # values per IN list: keeps the query URL well under its limit
+_FROM = re.compile(r"\bFROM\s+([A-Za-z][A-Za-z0-9_]*)", re.IGNORECASE)
+RETRIEVE_MAX = 2000  # ids per sObject Collections retrieve
+MATCH_CHUNK = 1000  # values per IN list at most; the URL length usually binds first
 
 
 def soql_name(name: str) -> str:
@@ -104,6 +107,30 @@ def id_chunks(ids: Sequence[str], fixed_chars: int) -> Iterator[list[str]]:
         yield chunk
 
 
+def literal_chunks(literals: Sequence[str], fixed_chars: int) -> Iterator[list[str]]:
+    """SOQL literals in chunks whose encoded ``IN`` list keeps the URL short enough.
+
+    At most :data:`MATCH_CHUNK` literals a chunk: long ``IN`` lists of text are slow to match.
+    """
+    chunk: list[str] = []
+    size = fixed_chars
+    for literal in literals:
+        cost = len(quote(f"{literal},"))
+        if chunk and (size + cost > MAX_QUERY_URL_CHARS or len(chunk) >= MATCH_CHUNK):
+            yield chunk
+            chunk, size = [], fixed_chars
+        chunk.append(literal)
+        size += cost
+    if chunk:
+        yield chunk
+
+
+def _queried_object(text: str) -> str:
+    """The sObject a SOQL query reads (its first ``FROM``)."""
+    found = _FROM.search(text)
+    return found.group(1) if found else "?"
+
+
 def to_record(object_type: str, raw: dict[str, Any]) -> Record:
     """A contract :class:`Record` from a REST record (``attributes`` and objects dropped)."""
     fields: dict[str, Value] = {
@@ -128,15 +155,25 @@ class SalesforceReader:
             commit late carry an earlier SystemModstamp).
     """
 
-    def __init__(self, api: SalesforceApi, *, overlap: timedelta = timedelta(minutes=2)) -> None:
+    def __init__(
+        self,
+        api: SalesforceApi,
+        *,
+        overlap: timedelta = timedelta(minutes=2),
+        tally: ReadTally | None = None,
+    ) -> None:
         self._api = api
         self._overlap = overlap
+        self.tally = tally or ReadTally()
 
     def pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, Any]]]:
         """The raw record pages of one query, following ``nextRecordsUrl``."""
         page = self._api.query(soql, include_deleted=include_deleted)
+        sobject = _queried_object(soql)
         while True:
-            yield list(page.get("records") or [])
+            records = list(page.get("records") or [])
+            self.tally.add(sobject, "soql", len(records))
+            yield records
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
@@ -188,6 +225,7 @@ class SalesforceReader:
             where = f"Id > '{last_id}'" if last_id else ""
             query = soql(select, name, where=where, order="Id", limit=SCAN_PAGE)
             raw = list(self._api.query(query).get("records") or [])
+            self.tally.add(name, "soql", len(raw))
             records = [to_record(object_type, r) for r in raw]
             for record in records:
                 newest = max(newest, record.modified_at)
@@ -198,13 +236,23 @@ class SalesforceReader:
                 return
 
     def by_ids(self, object_type: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
-        """Records by id; unknown, deleted and malformed ids are left out."""
+        """Records by id; unknown, deleted and malformed ids are left out.
+
+        Read through sObject Collections retrieve (``POST composite/sobjects/{Object}``), up
+        to 2,000 ids a call, where an ``Id IN (...)`` query would stop at the URL's length.
+        """
         name = soql_name(object_type)
-        select = select_list(fields, "Id", CURSOR)
+        wanted = select_list(fields, "Id", CURSOR).split(", ")
+        valid = list(dict.fromkeys(i for i in ids if RECORD_ID.match(i)))
         found: list[Record] = []
-        for chunk in id_chunks(ids, len(quote(soql(select, name))) + 200):
-            for raw_page in self.pages(soql(select, name, where=f"Id IN {soql_ids(chunk)}")):
-                found.extend(to_record(object_type, raw) for raw in raw_page)
+        for start in range(0, len(valid), RETRIEVE_MAX):
+            body = {"ids": valid[start : start + RETRIEVE_MAX], "fields": wanted}
+            answer = self._api.restful(
+                f"composite/sobjects/{name}", method="POST", json=body, kind="collections"
+            )
+            records = [raw for raw in answer or [] if isinstance(raw, dict) and raw.get("Id")]
+            self.tally.add(name, "soql", len(records))
+            found.extend(to_record(object_type, raw) for raw in records)
         return found
 
     def matching(
@@ -214,11 +262,10 @@ class SalesforceReader:
         name, column = soql_name(object_type), soql_name(field)
         select = select_list(fields, "Id", CURSOR, column)
         found: list[Record] = []
-        distinct = list(dict.fromkeys(v for v in values if v))
-        for start in range(0, len(distinct), MATCH_CHUNK):
-            chunk = distinct[start : start + MATCH_CHUNK]
-            quoted = ",".join(format_soql("{}", value) for value in chunk)
-            query = soql(select, name, where=f"{column} IN ({quoted})", order="Id")
+        literals = [format_soql("{}", v) for v in dict.fromkeys(v for v in values if v)]
+        fixed = len(quote(soql(select, name, where=f"{column} IN ()", order="Id"))) + 200
+        for chunk in literal_chunks(literals, fixed):
+            query = soql(select, name, where=f"{column} IN ({','.join(chunk)})", order="Id")
             for raw_page in self.pages(query):
                 found.extend(to_record(object_type, raw) for raw in raw_page)
         return found

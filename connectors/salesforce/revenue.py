@@ -11,6 +11,7 @@ Management), else the static ``CurrencyType`` rate.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -85,6 +86,7 @@ class SalesforceRevenue:
         self._api = api
         self._reader = reader
         self._rates: CurrencyRates | None = None
+        self._rates_lock = threading.Lock()
 
     def multi_currency(self) -> bool:
         """Whether the org has multi-currency (``CurrencyIsoCode`` on Opportunity)."""
@@ -97,34 +99,37 @@ class SalesforceRevenue:
         Rates change rarely (an admin edits them in Setup); a new connector, built per run,
         reads them again.
         """
-        if self._rates is None:
-            rates = CurrencyRates()
-            if self.multi_currency():
-                for row in self._rows(
-                    "SELECT IsoCode, ConversionRate, IsCorporate FROM CurrencyType "
-                    "WHERE IsActive = true"
-                ):
-                    rates.static[str(row["IsoCode"])] = float(row["ConversionRate"])
-                    if row.get("IsCorporate"):
-                        rates.corporate = str(row["IsoCode"])
-                try:
-                    dated = self._rows(
-                        "SELECT IsoCode, ConversionRate, StartDate, NextStartDate "
-                        "FROM DatedConversionRate"
-                    )
-                except ConnectorError:
-                    dated = []  # Advanced Currency Management is off
-                for row in dated:
-                    rates.dated.append(
-                        (
-                            str(row["IsoCode"]),
-                            _day(row["StartDate"]) or date.min,
-                            _day(row["NextStartDate"]) or date.max,
-                            float(row["ConversionRate"]),
-                        )
-                    )
-            self._rates = rates
-        return self._rates
+        with self._rates_lock:  # concurrent webhook workers read them once between them
+            if self._rates is None:
+                self._rates = self._read_rates()
+            return self._rates
+
+    def _read_rates(self) -> CurrencyRates:
+        rates = CurrencyRates()
+        if not self.multi_currency():
+            return rates
+        for row in self._rows(
+            "SELECT IsoCode, ConversionRate, IsCorporate FROM CurrencyType WHERE IsActive = true"
+        ):
+            rates.static[str(row["IsoCode"])] = float(row["ConversionRate"])
+            if row.get("IsCorporate"):
+                rates.corporate = str(row["IsoCode"])
+        try:
+            dated = self._rows(
+                "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
+            )
+        except ConnectorError:
+            dated = []  # Advanced Currency Management is off
+        for row in dated:
+            rates.dated.append(
+                (
+                    str(row["IsoCode"]),
+                    _day(row["StartDate"]) or date.min,
+                    _day(row["NextStartDate"]) or date.max,
+                    float(row["ConversionRate"]),
+                )
+            )
+        return rates
 
     def closed_since(self, since: Watermark) -> Iterator[WonDeal]:
         """Closed (won or lost) opportunities changed since ``since``, with their buyers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from closedloop.sync.engine import SyncEngine
 from closedloop.sync.setup import build_connectors, build_sync, open_store
 
 TOKEN = "e2e-token"
+RETRIEVE = re.compile(r"^POST /services/data/v[\d.]+/composite/sobjects/\w+$")
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Loop:
                 and "/search" not in route
                 and "/batch/read" not in route
                 and "/oauth" not in route
+                and not RETRIEVE.search(route)  # sObject Collections retrieve: a read
             )
         return counts
 

@@ -16,9 +16,6 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
     "PRAGMA synchronous=NORMAL",
-    # 64 MiB of page cache per connection (the default is 2 MiB): the inbox's unique index on
-    # random dedupe keys touches pages all over the tree, and re-reading them dominates.
-    "PRAGMA cache_size=-65536",
 )
 
 

@@ -12,7 +12,8 @@ Call this only after the signature was verified, on the same raw bytes. HubSpot 
 batch on any 4xx/5xx, so the listener answers 2xx for a batch with rejected events (and logs the
 reasons), and 400 only for a :class:`PayloadError`.
 
-Each accepted event gets ``dedupe_key``: a SHA-256 over the content key of reliability.md §1,
+Each accepted event gets ``dedupe_key``: its ``occurredAt`` (so keys arrive in index order),
+then a SHA-256 over the content key of reliability.md §1,
 ``(subscriptionId, objectId, occurredAt, propertyName, propertyValue)``, plus ``portalId`` (so the
 key is unique across installing accounts) and, for association and merge events, which carry no
 ``objectId``, their ``fromObjectId``/``toObjectId``/``associationType``/``associationRemoved`` and
@@ -271,7 +272,12 @@ def _json(value: str | int | bool | list[int] | None) -> str:
 
 
 def _dedupe_key(event: dict[str, Any]) -> str:
-    """SHA-256 of the content key, serialised as compact, key-sorted, ASCII-only JSON."""
+    """``hs2:<occurredAt, 13 digits>:<SHA-256 of the content key>`` (compact, key-sorted JSON).
+
+    The time prefix keeps the inbox's unique index growing at its right edge: events arrive
+    roughly in occurrence order, so a batch's keys land on a few adjacent index pages instead
+    of one random page each (a redelivery carries the same ``occurredAt``, hence the same key).
+    """
     get = event.get
     identity = []
     for key in _KEYED:
@@ -281,7 +287,8 @@ def _dedupe_key(event: dict[str, Any]) -> str:
     name, value = _json(get("propertyName")), _json(get("propertyValue"))
     parts = f"{event['portalId']},{event['subscriptionId']},{{{','.join(identity)}}}"
     canonical = f"[{parts},{event['occurredAt']},{name},{value}]"
-    return "hs1:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    return f"hs2:{event['occurredAt']:013d}:{digest}"
 
 
 def _validate(index: int, event: object, scan_text: bool) -> HubSpotEvent:

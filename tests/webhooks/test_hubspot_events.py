@@ -132,8 +132,8 @@ def test_dedupe_key_ignores_delivery_details_but_not_content() -> None:
     first = parse(STAGE_CHANGE).events[0].dedupe_key
     retried = {**STAGE_CHANGE, "attemptNumber": 3, "eventId": 999, "changeSource": "API"}
     assert parse(retried).events[0].dedupe_key == first
-    assert first.startswith("hs1:")
-    assert len(first) == 4 + 64
+    assert first == f"hs2:{STAGE_CHANGE['occurredAt']:013d}:" + first.rsplit(":", 1)[1]
+    assert len(first) == 4 + 13 + 1 + 64
     for change in (
         {"propertyValue": "closedlost"},
         {"propertyName": "amount"},

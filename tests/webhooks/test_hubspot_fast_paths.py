@@ -110,7 +110,8 @@ def _documented_key(event: dict[str, Any]) -> str:
         event.get("propertyValue"),
     ]
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return "hs1:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    return f"hs2:{event['occurredAt']:013d}:{digest}"
 
 
 ids = st.integers(min_value=0, max_value=2**63 - 1)

@@ -24,15 +24,18 @@ HubSpot says it is not guaranteed unique.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from closedloop.webhooks.errors import PayloadError
+from closedloop.webhooks.hubspot_json import (
+    MAX_EVENTS,
+    InvalidEventError,
+    check_storable,
+    load_batch,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -43,13 +46,10 @@ __all__ = [
     "parse_hubspot_batch",
 ]
 
-MAX_EVENTS = 100
 DEFAULT_MAX_BYTES = 1_048_576
 
 _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
 _MAX_ID = 2**63 - 1
-# Integers of at most 20 characters of JSON text, the longest HubSpot could send.
-_INT_FLOOR, _INT_CEILING = -(10**19), 10**20
 _REQUIRED_INTS = ("eventId", "subscriptionId", "portalId", "occurredAt")
 _IDENTITY_INTS = ("objectId", "fromObjectId", "toObjectId", "primaryObjectId", "newObjectId")
 # Every integer field, in the order they are checked (so is the reason of a rejection).
@@ -63,19 +63,6 @@ _OPTIONAL_TEXT = (
     "propertyName", "propertyValue", "changeSource", "changeFlag", "sourceId", "objectTypeId",
     "associationType",
 )  # fmt: skip
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# JSON can carry NUL or a lone surrogate only as a \u escape (a raw control character is invalid
-# JSON, a raw surrogate invalid UTF-8), so strings need a scan only when the body holds "\u".
-_ESCAPE = "\\u"
-_OUT_OF_RANGE = "event holds a number outside the JSON range HubSpot sends"
-
-
-class _Invalid:
-    """Stands in for a JSON number Python would accept but HubSpot never sends."""
-
-
-class _RepeatedKeys(dict[str, Any]):
-    """A JSON object in which some key appeared more than once."""
 
 
 @dataclass(frozen=True)
@@ -112,118 +99,11 @@ class HubSpotBatch:
     rejections: tuple[EventRejection, ...]
 
 
-class _InvalidEventError(Exception):
-    """Internal: the current event is invalid for ``args[0]``."""
-
-
-def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    built = dict(pairs)
-    return built if len(built) == len(pairs) else _RepeatedKeys(pairs)
-
-
-def _parse_int(text: str) -> int | _Invalid:
-    return int(text) if len(text) <= 20 else _Invalid()
-
-
-def _parse_float(text: str) -> float | _Invalid:
-    value = float(text)
-    return value if abs(value) != float("inf") else _Invalid()
-
-
-def _parse_constant(_: str) -> _Invalid:
-    return _Invalid()
-
-
-# The fast decoder parses numbers natively (the per-event check then refuses the ones HubSpot
-# never sends); the strict one, used only when the fast one fails (an integer too long for
-# int()), turns them into _Invalid instead, so such a number costs only its own event.
-_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs)
-_STRICT_DECODER = json.JSONDecoder(
-    object_pairs_hook=_object_pairs,
-    parse_int=_parse_int,
-    parse_float=_parse_float,
-    parse_constant=_parse_constant,
-)
-
-
-def _load(body: bytes, max_bytes: int) -> tuple[list[Any], bool]:
-    """The batch's elements, and whether any string may hold NUL or a lone surrogate."""
-    if not isinstance(body, (bytes, bytearray)):
-        raise PayloadError("body must be bytes")
-    if len(body) > max_bytes:
-        raise PayloadError("body too large", too_large=True)
-    try:
-        text = bytes(body).decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8") from None
-    try:
-        try:
-            data = _FAST_DECODER.decode(text)
-        except ValueError:
-            data = _STRICT_DECODER.decode(text)
-    except RecursionError:
-        raise PayloadError("body is nested too deeply") from None
-    except ValueError:
-        raise PayloadError("body is not valid JSON") from None
-    if not isinstance(data, list):
-        raise PayloadError("body is not a JSON array")
-    if len(data) > MAX_EVENTS:
-        raise PayloadError(f"batch holds more than {MAX_EVENTS} events")
-    return data, _ESCAPE in text
-
-
-def _check_storable(event: dict[str, Any], scan_text: bool) -> None:
-    """Refuse repeated keys, numbers HubSpot never sends and (if ``scan_text``) NUL/surrogates.
-
-    Depth first from the last value, keys after values: the first problem found (and so the
-    reason given) is the same as a plain stack walk of the event would find.
-    """
-    if type(event) is _RepeatedKeys:
-        raise _InvalidEventError("event repeats a key")
-    for value in reversed(event.values()):
-        kind = type(value)
-        if kind is int:
-            if not _INT_FLOOR < value < _INT_CEILING:
-                raise _InvalidEventError(_OUT_OF_RANGE)
-        elif kind is not str and kind is not bool and value is not None:
-            _check_value(value, scan_text)
-        elif scan_text and kind is str and _UNSTORABLE.search(value):
-            raise _InvalidEventError("event holds NUL or unpaired surrogate characters")
-    if scan_text:
-        _check_value(list(event), scan_text)
-
-
-def _check_value(value: Any, scan_text: bool) -> None:
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str:
-            if scan_text and _UNSTORABLE.search(item):
-                raise _InvalidEventError("event holds NUL or unpaired surrogate characters")
-        elif kind is int:
-            if not _INT_FLOOR < item < _INT_CEILING:
-                raise _InvalidEventError(_OUT_OF_RANGE)
-        elif kind is dict:
-            if scan_text:
-                stack.extend(item.keys())
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-        elif kind is float:
-            if not math.isfinite(item):
-                raise _InvalidEventError(_OUT_OF_RANGE)
-        elif kind is _RepeatedKeys:
-            raise _InvalidEventError("event repeats a key")
-        elif kind is _Invalid:
-            raise _InvalidEventError(_OUT_OF_RANGE)
-
-
 def _int(value: Any, key: str) -> int:
     if type(value) is not int:
-        raise _InvalidEventError(f"{key} is missing or not an integer")
+        raise InvalidEventError(f"{key} is missing or not an integer")
     if not 0 <= value <= _MAX_ID:
-        raise _InvalidEventError(f"{key} is out of range")
+        raise InvalidEventError(f"{key} is out of range")
     return value
 
 
@@ -232,7 +112,7 @@ def _checked_type(event: dict[str, Any]) -> str:
     get = event.get
     kind = event["subscriptionType"] if "subscriptionType" in event else get("eventType")
     if type(kind) is not str or not _TYPE.fullmatch(kind):
-        raise _InvalidEventError("subscriptionType is missing or malformed")
+        raise InvalidEventError("subscriptionType is missing or malformed")
     for key in _CHECKED_INTS:
         value = get(key)
         bad = type(value) is not int or not 0 <= value <= _MAX_ID
@@ -241,20 +121,20 @@ def _checked_type(event: dict[str, Any]) -> str:
     for key in _OPTIONAL_TEXT:
         value = get(key)
         if value is not None and type(value) is not str:
-            raise _InvalidEventError(f"{key} is not a string")
+            raise InvalidEventError(f"{key} is not a string")
     merged = get("mergedObjectIds")
     if merged is not None and not (
         type(merged) is list and all(type(item) is int for item in merged)
     ):
-        raise _InvalidEventError("mergedObjectIds is not a list of integers")
+        raise InvalidEventError("mergedObjectIds is not a list of integers")
     removed = get("associationRemoved")
     if removed is not None and type(removed) is not bool:
-        raise _InvalidEventError("associationRemoved is not a boolean")
+        raise InvalidEventError("associationRemoved is not a boolean")
     has_pair = get("fromObjectId") is not None and get("toObjectId") is not None
     if get("objectId") is None and not has_pair and get("primaryObjectId") is None:
-        raise _InvalidEventError("objectId is missing")
+        raise InvalidEventError("objectId is missing")
     if get("propertyName") is None and kind.endswith(".propertyChange"):
-        raise _InvalidEventError("propertyName is missing on a propertyChange event")
+        raise InvalidEventError("propertyName is missing on a propertyChange event")
     return kind
 
 
@@ -293,8 +173,8 @@ def _dedupe_key(event: dict[str, Any]) -> str:
 
 def _validate(index: int, event: object, scan_text: bool) -> HubSpotEvent:
     if not isinstance(event, dict):
-        raise _InvalidEventError("event is not a JSON object")
-    _check_storable(event, scan_text)
+        raise InvalidEventError("event is not a JSON object")
+    check_storable(event, scan_text)
     kind = _checked_type(event)
     get = event.get
     return HubSpotEvent(
@@ -329,10 +209,10 @@ def parse_hubspot_batch(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> H
     """
     events: list[HubSpotEvent] = []
     rejections: list[EventRejection] = []
-    items, scan_text = _load(body, max_bytes)
+    items, scan_text = load_batch(body, max_bytes)
     for index, item in enumerate(items):
         try:
             events.append(_validate(index, item, scan_text))
-        except _InvalidEventError as rejected:
+        except InvalidEventError as rejected:
             rejections.append(EventRejection(index, str(rejected)))
     return HubSpotBatch(tuple(events), tuple(rejections))

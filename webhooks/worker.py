@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,11 +35,11 @@ from datetime import datetime, timedelta
 from closedloop.config.schema import Settings
 from closedloop.revenue.notifications import open_and_never_won
 from closedloop.runtime.logging import redact
-from closedloop.sync.flush import flush_outbox
-from closedloop.sync.outbox_recovery import STALE_SENDING, Heartbeat, SendingClaims
+from closedloop.sync.outbox_recovery import Heartbeat
 from closedloop.webhooks.inbox import StoredEvent
 from closedloop.webhooks.routes_salesforce import OUTBOUND_SOURCE
 from closedloop.webhooks.services import Services
+from closedloop.webhooks.worker_upkeep import COALESCE_QUIET_SECONDS, OutboxUpkeep, claim_burst
 
 __all__ = ["DEAL_OBJECTS", "PERSON_OBJECTS", "InboxWorker", "ProcessResult"]
 
@@ -50,12 +49,6 @@ PERSON_OBJECTS = {("hubspot", "contacts"), ("salesforce", "Lead"), ("salesforce"
 DEAL_OBJECTS = {("hubspot", "deals"), ("salesforce", "Opportunity")}
 NO_REVENUE_HANDLER = "no revenue handler"
 NOT_SYNCED = "not a synced object"
-COALESCE_QUIET_SECONDS = 0.5
-"""A pass holding deal events claims more until none arrived for this long..."""
-COALESCE_MAX_SECONDS = 2.0
-"""... or for at most this long in all (webhooks must reach the marketing side within 5 s)..."""
-COALESCE_MAX_EVENTS = 1000
-"""... or this many events."""
 
 Action = Callable[[list[StoredEvent]], None]
 
@@ -109,7 +102,7 @@ class InboxWorker:
         self.stale_after = timedelta(seconds=stale_after_seconds)
         self.coalesce_seconds = coalesce_seconds
         self._stale_checked: datetime | None = None
-        self._outbox_checked = float("-inf")
+        self._outbox_upkeep = OutboxUpkeep(services)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -140,32 +133,18 @@ class InboxWorker:
         return result
 
     def _coalesce_deals(self, claimed: list[StoredEvent]) -> list[StoredEvent]:
-        """More events claimed while deal notifications keep arriving (a burst of closes).
-
-        A revenue run reads its deals, their buyers and every buyer's company and pushes the
-        recomputed totals: much the same calls for 5 deals as for 500. So when a pass holds
-        deal events, the worker goes on claiming until no new event arrived for
-        :data:`COALESCE_QUIET_SECONDS`, at most :data:`COALESCE_MAX_SECONDS` and
-        :data:`COALESCE_MAX_EVENTS`, and hands the deals over in one run.
-        """
+        """More events claimed while deal notifications keep arriving (see :func:`claim_burst`)."""
         if self.coalesce_seconds <= 0 or not any(
             (e.system, e.object_type) in DEAL_OBJECTS for e in claimed
         ):
             return []
-        more: list[StoredEvent] = []
-        start = time.monotonic()
-        quiet_until = start + self.coalesce_seconds
-        while len(claimed) + len(more) < COALESCE_MAX_EVENTS:
-            now = time.monotonic()
-            if now >= quiet_until or now - start >= COALESCE_MAX_SECONDS:
-                break
-            self._stopping.wait(min(0.1, quiet_until - now))
-            room = COALESCE_MAX_EVENTS - len(claimed) - len(more)
-            found = self.services.inbox.claim(min(self.batch_size, room))
-            if found:
-                more += found
-                quiet_until = time.monotonic() + self.coalesce_seconds
-        return more
+        return claim_burst(
+            self.services.inbox,
+            len(claimed),
+            quiet_seconds=self.coalesce_seconds,
+            batch_size=self.batch_size,
+            stopping=self._stopping,
+        )
 
     def process_ids(self, ids: Iterable[int]) -> ProcessResult:
         """Claim and process exactly the pending events ``ids`` (due or not): replays."""
@@ -175,37 +154,8 @@ class InboxWorker:
         return self._process_alive(self.services.inbox.claim(len(wanted), ids=wanted))
 
     def recover_outbox(self) -> int:
-        """Flush when a dead process left outbox rows in ``sending`` (checked every 15 s).
-
-        The flush verifies those rows against the vendor before sending any of them. Returns
-        how many rows were abandoned.
-        """
-        if time.monotonic() - self._outbox_checked < STALE_SENDING.total_seconds() / 4:
-            return 0
-        self._outbox_checked = time.monotonic()
-        claims = SendingClaims(self.services.store, self.services.clock)
-        abandoned = claims.abandoned_count(self.services.clock.now() - STALE_SENDING)
-        if abandoned:
-            try:
-                engine = self.services.sync_engine
-            except RuntimeError:  # a listener without sync: another process flushes
-                return abandoned
-            state = engine.state
-            with self.services.sync_lock:
-                flushed = flush_outbox(
-                    state.outbox,
-                    engine.connectors,
-                    state.shadow,
-                    state.identity,
-                    clock=engine.clock,
-                )
-            log.info(
-                "outbox recovery: %d abandoned rows, %d already written, %d sent",
-                abandoned,
-                flushed.recovered,
-                flushed.written,
-            )
-        return abandoned
+        """Flush outbox rows a dead process left in ``sending`` (see :class:`OutboxUpkeep`)."""
+        return self._outbox_upkeep.recover()
 
     def _process_alive(self, events: list[StoredEvent]) -> ProcessResult:
         """Process ``events`` while a heartbeat keeps their claims fresh."""

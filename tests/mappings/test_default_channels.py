@@ -63,7 +63,11 @@ CASES = [
     ("onesignal", "mobile-app", None, (), "Mobile Push Notifications"),
     ("app", "notification", None, (), "Mobile Push Notifications"),
     ("firebase", "inapp", None, (), "Mobile Push Notifications"),
-    ("trade-show", "booth", None, (), "Unassigned"),
+    ("trade-show", "booth", None, (), "Events"),
+    ("conference", "event", "saastr-2026", (), "Events"),
+    ("offline", "call", None, (), "Offline"),
+    ("direct_mail", "direct mail", "q3-postcards", (), "Offline"),
+    ("trade-show", "flyer", None, (), "Unassigned"),
     (None, None, None, (), "Unassigned"),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -18,6 +19,7 @@ from closedloop.revenue.loop import RevenueLoop
 from closedloop.sync.flush import flush_outbox
 from closedloop.sync.outbox import Outbox
 from closedloop.sync.schedule import SyncScheduler
+from closedloop.sync.staging import StagingArea
 from closedloop.webhooks.app import create_app
 from closedloop.webhooks.collector_store import purge_expired_payloads
 from closedloop.webhooks.inbox import StoredEvent
@@ -26,6 +28,8 @@ from closedloop.webhooks.worker import InboxWorker
 
 log = logging.getLogger("closedloop.serve")
 FORMATS = click.Choice(["table", "json"])
+# Staged rows older than this were left by a run whose process died (a run takes minutes).
+STAGED_ROWS_KEPT = timedelta(days=1)
 
 
 def revenue_handler(services: Services, config: Settings) -> DealHandler:
@@ -41,6 +45,12 @@ def revenue_handler(services: Services, config: Settings) -> DealHandler:
         built[0].handle_deals(system, object_type, ids)
 
     return handle
+
+
+def purge_inbox(services: Services, config: Settings) -> int:
+    """Delete processed webhook events older than ``webhooks.done_retention_days``."""
+    keep = timedelta(days=config.webhooks.done_retention_days)
+    return services.inbox.purge_done(services.clock.now() - keep)
 
 
 @click.command()
@@ -72,6 +82,14 @@ def serve(host: str | None, port: int | None, threads: int, no_scheduler: bool) 
             "collector_purge",
             lambda: purge_expired_payloads(services.store, services.clock.now()),
             hours=1,
+        )
+        scheduler.every("inbox_purge", lambda: purge_inbox(services, config), hours=1)
+        scheduler.every(
+            "staging_purge",
+            lambda: StagingArea(services.store).discard_older_than(
+                services.clock.now() - STAGED_ROWS_KEPT
+            ),
+            hours=6,
         )
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -173,6 +173,12 @@ class WebhookSettings(Section):
     max_attempts: int = Field(
         default=5, ge=1, description="Processing attempts before an event is dead-lettered."
     )
+    done_retention_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days processed events are kept: their keys absorb redeliveries (senders"
+        " retry for up to about 3 days).",
+    )
 
 
 class CollectorSettings(Section):

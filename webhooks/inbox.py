@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Row, func, select, update
+from sqlalchemy import Engine, Row, delete, func, select, update
 
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import webhook_inbox
@@ -240,6 +240,30 @@ class Inbox:
                 ).returning(webhook_inbox.c.id)
             )
             return sorted(result.scalars())
+
+    def purge_done(self, older_than: datetime, chunk: int = 5000) -> int:
+        """Delete events processed before ``older_than``; returns how many went.
+
+        Done rows are kept for a while because their dedupe keys absorb redeliveries: senders
+        retry for up to three days (Standard Webhooks' schedule), so ``serve`` keeps them for
+        ``webhooks.done_retention_days`` (7). Dead events are never purged here: they wait for
+        a replay. Deletes go in chunks, so the write lock is never held for long.
+        """
+        purged = 0
+        while True:
+            ids = (
+                select(webhook_inbox.c.id)
+                .where(webhook_inbox.c.state == "done", webhook_inbox.c.processed_at < older_than)
+                .limit(chunk)
+                .scalar_subquery()
+            )
+            with begin_write(self._engine) as conn:
+                gone = int(
+                    conn.execute(delete(webhook_inbox).where(webhook_inbox.c.id.in_(ids))).rowcount
+                )
+            purged += gone
+            if gone < chunk:
+                return purged
 
     def get(self, event_id: int) -> StoredEvent | None:
         """One event by id."""

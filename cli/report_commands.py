@@ -20,10 +20,14 @@ from closedloop.sync.setup import open_store
 CHART_MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_decay")
 COLUMNS = (
     ("revenue", "revenue"),
+    ("pipeline", "pipeline"),
     ("conversions", "won (credited)"),
     ("leads", "leads"),
     ("lead_to_opportunity", "lead→opp"),
     ("opportunity_to_won", "opp→won"),
+    ("mqls", "MQLs"),
+    ("sqls", "SQLs"),
+    ("mql_to_sql", "MQL→SQL"),
     ("median_days_to_close", "days to close"),
     ("cost", "cost"),
     ("cac", "CAC"),
@@ -42,8 +46,9 @@ COLUMNS = (
 )
 @common_options
 def report(dimension: Dimension, model: str | None, fmt: str, chart: Path | None) -> None:
-    """Revenue, funnel, time to close, CAC and ROI by channel, source or campaign.
+    """Revenue, pipeline, funnel, MQL→SQL, time to close, CAC and ROI by channel/source/campaign.
 
+    MQL→SQL needs the marketing system's lifecycle dates (HubSpot); without them it shows "-".
     Reads only the state store (no API calls): run `closedloop sync` first so the revenue
     of closed deals is recorded.
     """
@@ -104,17 +109,22 @@ def _cell(value: object) -> str:
 def _print_table(result: Report) -> None:
     title = (
         f"won revenue by {result.dimension}, {result.model} model "
-        f"({result.won_deals} won deals, {result.won_revenue:,} {result.home_currency})"
+        f"({result.won_deals} won deals, {result.won_revenue:,} {result.home_currency}; "
+        f"pipeline: {result.open_deals} open deals, {result.pipeline:,} {result.home_currency})"
     )
     table = Table(result.dimension, *(label for _, label in COLUMNS), title=title)
     for row in result.rows:
         data = row.as_json()
         cells = [
             f"{Decimal(data['revenue']):,.2f}",
+            f"{Decimal(data['pipeline']):,.2f}",
             f"{data['conversions']:.2f}",
             str(data["leads"]),
             _cell(data["lead_to_opportunity"]),
             _cell(data["opportunity_to_won"]),
+            _cell(data["mqls"]),
+            _cell(data["sqls"]),
+            _cell(data["mql_to_sql"]),
             "-" if data["median_days_to_close"] is None else f"{data['median_days_to_close']}",
             f"{Decimal(data['cost']):,.2f}",
             "-" if data["cac"] is None else f"{Decimal(data['cac']):,.2f}",

@@ -3,15 +3,17 @@
 One run (``closedloop revenue``, the last step of ``closedloop sync``, the scheduled
 ``revenue`` job, or :meth:`RevenueLoop.handle_deals` for webhooks):
 
-1. **Read** the CRM's deals closed or changed since the loop's watermark
-   (``watermarks``: ``<crm>`` / ``revenue:deals``), and re-read by id every deal whose current
-   version is won, so a deal reopened, lost or deleted is noticed (a targeted run reads only
-   the ids it is given).
+1. **Read** the CRM's deals closed or changed since the loop's watermark (``watermarks``:
+   ``<crm>`` / ``revenue:deals``), and by id every won or open one not read, so a deal
+   reopened, lost or deleted is noticed (:mod:`closedloop.revenue.pipeline_reads`; a
+   targeted run reads only the ids it is given).
 2. **Observe** each deal: won from stage metadata, amount converted as the CRM converts it,
    buyers resolved to people (:mod:`closedloop.revenue.observe`).
 3. **Version**: record a new revenue version only where something relevant changed, with its
    delta and its credits under every model (:mod:`closedloop.revenue.events`).
-4. **Push**: recompute the totals from the current versions, diff them against the shadow
+4. **Pipeline**: every open deal read replaces its row in the open pipeline, every closed or
+   deleted one leaves it (:mod:`closedloop.revenue.pipeline_refresh`).
+5. **Push**: recompute the totals from the current versions, diff them against the shadow
    state, enqueue the changed fields with their push keys and flush the outbox; enqueue one
    event per changed campaign of each new version and send them
    (:mod:`closedloop.revenue.pushback`, :mod:`closedloop.revenue.event_push`).
@@ -19,7 +21,7 @@ One run (``closedloop revenue``, the last step of ``closedloop sync``, the sched
 
 from __future__ import annotations
 
-import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +34,9 @@ from closedloop.connectors.contract import Connector, Watermark, WonDeal
 from closedloop.revenue.event_push import DEFAULT_EVENT_NAME, event_items, flush_events
 from closedloop.revenue.events import Observation, RevenueStore, RevenueVersion
 from closedloop.revenue.observe import DealObserver
+from closedloop.revenue.pipeline import PipelineStore
+from closedloop.revenue.pipeline_reads import read_deals
+from closedloop.revenue.pipeline_refresh import PipelineRefresh
 from closedloop.revenue.pushback import plan_targets, to_outbox
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.sync.flush import flush_outbox
@@ -41,7 +46,6 @@ from closedloop.sync.state import SyncState
 
 __all__ = ["DEAL_OBJECTS", "WATERMARK_OBJECT", "RevenueLoop", "RevenueReport"]
 
-log = logging.getLogger("closedloop.revenue")
 WATERMARK_OBJECT = "revenue:deals"
 DEAL_OBJECTS = {"hubspot": {"deals", "deal", "0-3"}, "salesforce": {"Opportunity"}}
 
@@ -63,6 +67,8 @@ class RevenueReport:
     events_failed: int = 0
     won_total: Decimal = Decimal("0.00")
     unattributed: Decimal = Decimal("0.00")
+    pipeline_open: int = 0
+    pipeline_removed: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The report as one JSON object (``closedloop revenue --format json``)."""
@@ -93,6 +99,7 @@ class RevenueReport:
             "events_failed": self.events_failed,
             "won_total": str(self.won_total),
             "unattributed": str(self.unattributed),
+            "pipeline": {"open": self.pipeline_open, "removed": self.pipeline_removed},
         }
 
 
@@ -122,9 +129,14 @@ class RevenueLoop:
         self.clock = clock
         self.engine = engine or state.runs._engine
         self.store = RevenueStore(self.engine, clock)
+        self.pipeline = PipelineStore(self.engine, clock)
         self.crm = settings.roles.crm
         self.marketing = settings.roles.marketing
         self._found: dict[str, str] = {}  # the (unattributed) record's id, once looked up
+        # One run at a time per process: each pushes totals recomputed from every version, so
+        # two interleaved runs (two inbox workers, or a worker and the scheduler) could leave
+        # the older total on the marketing side.
+        self._serial = threading.Lock()
 
     def handle_deals(self, system: str, object_type: str, ids: list[str]) -> None:
         """Process just these deals (the webhook worker's entry point).
@@ -137,7 +149,11 @@ class RevenueLoop:
             self.run(deal_ids=ids)
 
     def run(self, *, deal_ids: Sequence[str] | None = None, dry_run: bool = False) -> RevenueReport:
-        """One revenue run over changed deals, or just ``deal_ids``."""
+        """One revenue run over changed deals, or just ``deal_ids`` (runs never overlap)."""
+        with self._serial:
+            return self._serial_run(deal_ids=deal_ids, dry_run=dry_run)
+
+    def _serial_run(self, *, deal_ids: Sequence[str] | None, dry_run: bool) -> RevenueReport:
         dry_run = dry_run or self.settings.sync.read_only
         job = "revenue" if deal_ids is None else "revenue_targeted"
         run_id = self.state.runs.start(job, dry_run)
@@ -152,7 +168,7 @@ class RevenueLoop:
 
     def _run(self, report: RevenueReport, deal_ids: Sequence[str] | None) -> None:
         crm = self.connectors[self.crm]
-        deals, mark = self._read(crm, deal_ids)
+        deals, mark, recheck = self._read(crm, deal_ids)
         report.deals_read = len(deals)
         observer = DealObserver(
             self.crm, crm, self.settings.revenue, self.state, self.engine, self.clock
@@ -181,6 +197,12 @@ class RevenueLoop:
                 created.append((version, before))
                 report.versions.append(version)
                 report.deltas.append(version.delta_home)
+        refresh = PipelineRefresh(
+            self.crm, crm, self.settings.revenue, self.state.identity, self.pipeline
+        )
+        update = refresh.refresh(deals, observer, self.store, recheck=recheck, pending=changed)
+        report.pipeline_open, report.pipeline_removed = update.open, update.removed
+        report.skipped.update(update.skipped)
         if created:
             self._push(report, created, targeted=deal_ids is not None)
         self._send_events(report)
@@ -189,27 +211,18 @@ class RevenueLoop:
 
     def _read(
         self, crm: Connector, deal_ids: Sequence[str] | None
-    ) -> tuple[list[WonDeal], Watermark | None]:
+    ) -> tuple[list[WonDeal], Watermark | None, frozenset[str]]:
         if deal_ids is not None:
-            return crm.deals_by_id(list(deal_ids)), None
-        since = self.state.watermarks.get(self.crm, WATERMARK_OBJECT)
-        found: dict[str, WonDeal] = {}
-        newest = since.modified_at
-        for deal in crm.closed_deals(since):
-            found[deal.deal_id] = deal
-            if deal.modified_at and (newest is None or deal.modified_at > newest):
-                newest = deal.modified_at
-        known = [
-            v.deal_id
-            for v in self.store.current(won_only=True)
-            if v.system == self.crm and v.deal_id not in found
-        ]
-        if known:
-            try:
-                found.update({d.deal_id: d for d in crm.deals_by_id(known)})
-            except NotImplementedError:
-                log.warning("%s cannot re-read deals; reversals wait for webhooks", self.crm)
-        return list(found.values()), Watermark(newest, "") if newest else None
+            return crm.deals_by_id(list(deal_ids)), None, frozenset()
+        won = [v.deal_id for v in self.store.current(won_only=True) if v.system == self.crm]
+        found = read_deals(
+            crm,
+            self.crm,
+            self.state.watermarks.get(self.crm, WATERMARK_OBJECT),
+            won_ids=won,
+            pipeline=self.pipeline.deals(self.crm),
+        )
+        return found.deals, found.mark, found.recheck
 
     def _push(
         self,

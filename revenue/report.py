@@ -1,15 +1,19 @@
-"""The marketing report: revenue by channel, source or campaign, funnel, time to close, CAC, ROI.
+"""The marketing report: revenue and pipeline by channel, source or campaign; funnel, CAC, ROI.
 
 Everything comes from the state store, so a report costs no API call:
 
 * **revenue** — the stored credits (:mod:`closedloop.revenue.events`) of every deal's current
   won version under the chosen model, summed per dimension value; the ``(unattributed)`` row
   holds what no touch earned, so the rows always add up to the won revenue, to the cent;
+* **pipeline** — the open deals' amounts credited the same way
+  (:mod:`closedloop.revenue.report_pipeline`), with their own ``(unattributed)`` row share;
 * **conversions** — the model's share of each won deal credited to the dimension (fractional
   deals, summing to the number of won deals);
 * **funnel by first touch** — people who became leads (a CRM record or a lead date), people
-  who became buyers of an opportunity, people who bought a won deal, grouped by the dimension
-  value of their first touch;
+  who became buyers of an opportunity (closed, or open in the pipeline), people who bought a
+  won deal, grouped by the dimension value of their first touch;
+* **MQL -> SQL by first touch** — MQLs, SQLs and the MQL cohort's SQL rate, where the
+  marketing system keeps lifecycle dates (:mod:`closedloop.revenue.report_pipeline`);
 * **time to close** — median days from the buyers' first touch to the close of each won deal,
   by the first touch's dimension value;
 * **cost, CAC and ROI** — ad costs (``closedloop import-costs``) per dimension value: CAC is
@@ -29,6 +33,8 @@ from sqlalchemy import Engine, func, select
 from closedloop.revenue.credit import UNATTRIBUTED
 from closedloop.revenue.events import RevenueStore, RevenueVersion
 from closedloop.revenue.journeys import Credit
+from closedloop.revenue.pipeline import PipelineStore
+from closedloop.revenue.report_pipeline import LifecycleCounts, add_lifecycle, add_pipeline
 from closedloop.store.schema import ad_costs, identities, people, touchpoints
 
 Dimension = Literal["channel", "source", "campaign"]
@@ -43,24 +49,30 @@ class ReportRow:
 
     key: str
     revenue: Decimal = Decimal("0.00")
+    pipeline: Decimal = Decimal("0.00")
     conversions: Decimal = Decimal("0")
     leads: int = 0
     opportunities: int = 0
     won_buyers: int = 0
     days_to_close: list[float] = field(default_factory=list)
     cost: Decimal = Decimal("0.00")
+    lifecycle: LifecycleCounts | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The row as plain JSON values (money as strings, to keep the cents exact)."""
         return {
             "key": self.key,
             "revenue": str(self.revenue),
+            "pipeline": str(self.pipeline),
             "conversions": float(round(self.conversions, 4)),
             "leads": self.leads,
             "opportunities": self.opportunities,
             "won_buyers": self.won_buyers,
             "lead_to_opportunity": ratio(self.opportunities, self.leads),
             "opportunity_to_won": ratio(self.won_buyers, self.opportunities),
+            "mqls": self.lifecycle.mqls if self.lifecycle else None,
+            "sqls": self.lifecycle.sqls if self.lifecycle else None,
+            "mql_to_sql": self.lifecycle.mql_to_sql if self.lifecycle else None,
             "median_days_to_close": (
                 round(statistics.median(self.days_to_close), 1) if self.days_to_close else None
             ),
@@ -80,6 +92,9 @@ class Report:
     rows: list[ReportRow]
     won_deals: int
     won_revenue: Decimal
+    open_deals: int = 0
+    pipeline: Decimal = Decimal("0.00")
+    lifecycle: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The report as one JSON object."""
@@ -89,6 +104,9 @@ class Report:
             "currency": self.home_currency,
             "won_deals": self.won_deals,
             "won_revenue": str(self.won_revenue),
+            "open_deals": self.open_deals,
+            "pipeline": str(self.pipeline),
+            "lifecycle_data": self.lifecycle,
             "rows": [row.as_json() for row in self.rows],
         }
 
@@ -117,13 +135,30 @@ def build_report(store: Engine, *, dimension: Dimension, model: str, home_curren
     credits = RevenueStore(store).credits([v.id for v in versions], model)
     for version in versions:
         _add_revenue(version, credits.get(version.id, []), dimension, row)
+    open_deals, pipeline = add_pipeline(store, model, lambda c: credit_key(c, dimension), row)
     first = _first_touch_values(store, dimension)
     _add_funnel(store, versions, first, row)
+    lifecycle = add_lifecycle(store, first, row, NONE_LABEL)
     _add_days_to_close(store, versions, first, row)
     _add_costs(store, dimension, row)
-    ordered = sorted(rows.values(), key=lambda r: (r.key == UNATTRIBUTED, -r.revenue, r.key))
+    if lifecycle:  # the figures are known: a value without MQLs has zero, not unknown
+        for each in rows.values():
+            each.lifecycle = each.lifecycle or LifecycleCounts()
+    ordered = sorted(
+        rows.values(), key=lambda r: (r.key == UNATTRIBUTED, -r.revenue, -r.pipeline, r.key)
+    )
     won = sum((v.home_amount for v in versions), Decimal("0.00"))
-    return Report(dimension, model, home_currency, ordered, len(versions), won)
+    return Report(
+        dimension,
+        model,
+        home_currency,
+        ordered,
+        len(versions),
+        won,
+        open_deals,
+        pipeline,
+        lifecycle,
+    )
 
 
 def _add_revenue(
@@ -179,6 +214,7 @@ def _add_funnel(
 ) -> None:
     every = RevenueStore(store).current()
     buyers = {b for v in every for b in v.buyers}
+    buyers |= {b for deal in PipelineStore(store).deals() for b in deal.buyers}
     query = select(identities.c.person_id).where(identities.c.object_type == "Opportunity")
     with store.connect() as conn:
         buyers |= {r.person_id for r in conn.execute(query)}

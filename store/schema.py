@@ -102,6 +102,9 @@ people = Table(
     Column("merged_into", String(32), ForeignKey("people.person_id"), nullable=True),
     Column("became_lead_at", UtcDateTime(), nullable=True),
     Column("converted_at", UtcDateTime(), nullable=True),
+    # When the marketing system says the person became an MQL / SQL (migration 0007).
+    Column("became_mql_at", UtcDateTime(), nullable=True),
+    Column("became_sql_at", UtcDateTime(), nullable=True),
 )
 
 # Which person each record (or anonymous visitor id: system "visitor") stands for.
@@ -345,4 +348,45 @@ ad_costs = Table(
     Column("amount_cents", BigInteger(), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("imported_at", UtcDateTime(), nullable=False),
+)
+
+# --- open pipeline (migration 0007, closedloop.revenue.pipeline) ---
+
+# Every open (not closed) deal the revenue loop last saw, replaced on each sighting and
+# removed once the deal closes or is deleted. Money in integer cents, as in revenue_versions.
+pipeline_deals = Table(
+    "pipeline_deals",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("deal_id", String(255), nullable=False),
+    Column("amount_cents", BigInteger(), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("home_amount_cents", BigInteger(), nullable=False),
+    Column("home_currency", String(3), nullable=False),
+    Column("rate", String(40), nullable=True),
+    Column("rate_source", String(32), nullable=False),
+    Column("close_date", UtcDateTime(), nullable=True),
+    Column("buyers", JSON(), nullable=False),
+    Column("campaign_id", String(255), nullable=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("refreshed_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("system", "deal_id"),
+)
+
+# The credit of each open deal's amount, per touch and model; person_id NULL = (unattributed).
+pipeline_credits = Table(
+    "pipeline_credits",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("pipeline_deal_id", ROW_ID, ForeignKey("pipeline_deals.id"), nullable=False),
+    Column("model", String(32), nullable=False),
+    Column("person_id", String(32), nullable=True),
+    Column("touch_key", String(64), nullable=True),
+    Column("occurred_at", UtcDateTime(), nullable=True),
+    Column("channel", String(100), nullable=True),
+    Column("source", String(500), nullable=True),
+    Column("campaign", String(500), nullable=True),
+    Column("amount_cents", BigInteger(), nullable=False),
+    Index(None, "pipeline_deal_id", "model"),
 )

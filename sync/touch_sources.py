@@ -7,17 +7,29 @@ properties with history too. Each distinct timestamp across those histories is o
 landing page (with any UTM parameters), its referrer, its UTMs and its click ids
 (``hs_google_click_id`` → gclid, ``hs_facebook_click_id`` → fbclid) are the values written at
 that instant. A touch without a landing page falls back to HubSpot's source category.
+
+**Lifecycle dates**: HubSpot stamps ``hs_lifecyclestage_<stage>_date`` when a contact enters a
+lifecycle stage; the MQL and SQL dates go to ``people.became_mql_at`` / ``became_sql_at``
+(:func:`mark_lifecycle`, the earliest moment wins, as for the lead date). Salesforce has no
+documented equivalent (Lead Status is a free picklist with no dated stage), so its people keep
+them empty.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
+
+from sqlalchemy import Engine, update
 
 from closedloop.connectors.contract import FieldChange, Record
 from closedloop.mappings.channels import ChannelRules, default_channel_rules
+from closedloop.store.schema import people
+from closedloop.sync import people as person_sql
+from closedloop.sync.sql import begin_write
 from closedloop.sync.touchpoints import (
     CLICK_ID_PARAMS,
     Touchpoint,
@@ -27,6 +39,10 @@ from closedloop.sync.touchpoints import (
 
 log = logging.getLogger("closedloop.sync.touch_sources")
 
+MQL_DATE = "hs_lifecyclestage_marketingqualifiedlead_date"
+SQL_DATE = "hs_lifecyclestage_salesqualifiedlead_date"
+LifecycleDates = tuple[str, datetime | None, datetime | None]
+"""A person's (person id, MQL date, SQL date)."""
 UTM_PROPERTIES = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 CLICK_ID_PROPERTIES = {"hs_google_click_id": "gclid", "hs_facebook_click_id": "fbclid"}
 HUBSPOT_TOUCH_HISTORY = (
@@ -43,6 +59,8 @@ HUBSPOT_TOUCH_FIELDS = (
     "hs_merged_object_ids",
     "lifecyclestage",
     "hs_lifecyclestage_lead_date",
+    MQL_DATE,
+    SQL_DATE,
     "hs_analytics_first_url",
     "hs_analytics_first_referrer",
     "hs_analytics_first_timestamp",
@@ -169,3 +187,43 @@ def _from_category(values: dict[str, object]) -> dict[str, str]:
 def latest_change(changes: list[FieldChange]) -> FieldChange | None:
     """The newest entry of a field's history (HubSpot lists newest first, but do not rely on it)."""
     return max(changes, key=lambda c: c.at, default=None)
+
+
+def hubspot_lifecycle_dates(record: Record) -> tuple[datetime | None, datetime | None]:
+    """The contact's (MQL date, SQL date), each None when HubSpot has none (or it is garbled)."""
+    return _moment(record.fields.get(MQL_DATE)), _moment(record.fields.get(SQL_DATE))
+
+
+def mark_lifecycle(engine: Engine, dates: Iterable[LifecycleDates]) -> None:
+    """Store MQL and SQL dates on people (of their survivors), in one transaction.
+
+    A date only ever moves earlier: a person with several contacts keeps the first, and a
+    date HubSpot no longer shows is kept (the person did reach the stage then).
+    """
+    wanted = [d for d in dates if d[1] is not None or d[2] is not None]
+    if not wanted:
+        return
+    with begin_write(engine) as conn:
+        for person_id, mql_at, sql_at in wanted:
+            target = person_sql.survivor(conn, person_id)
+            for column, at in ((people.c.became_mql_at, mql_at), (people.c.became_sql_at, sql_at)):
+                if at is not None:
+                    conn.execute(
+                        update(people)
+                        .where(people.c.person_id == target, column.is_(None) | (column > at))
+                        .values({column.name: at})
+                    )
+
+
+def _moment(value: object) -> datetime | None:
+    """A HubSpot datetime value: ISO 8601 or epoch milliseconds."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    try:
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -3,8 +3,9 @@
 Options: ``contacts``, ``companies``, ``deals`` (counts), ``seed`` (random seed),
 ``utm_properties`` (create custom ``utm_*`` contact properties, default true), ``journeys``
 (multi-touch history per contact, default true). Contacts get 1-5 touches over up to
-120 days, visible through ``propertiesWithHistory`` of the source properties; deals spread
-over the default pipeline's stages with amounts in several currencies.
+120 days, visible through ``propertiesWithHistory`` of the source properties; some leads go on
+to MQL and SQL (:mod:`~closedloop.emulators.hubspot.seed_lifecycle`); deals spread over the
+default pipeline's stages with amounts in several currencies.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from closedloop.emulators.hubspot.derived_values import derive
 from closedloop.emulators.hubspot.errors import HubSpotApiError
 from closedloop.emulators.hubspot.object_types import COMPANIES, CONTACTS, DEALS, ObjectType
 from closedloop.emulators.hubspot.portal import Portal
+from closedloop.emulators.hubspot.seed_lifecycle import advance_lifecycle
 from closedloop.emulators.hubspot.seed_touches import (
     COMPANY_NOUNS,
     COMPANY_WORDS,
@@ -51,13 +53,21 @@ CURRENCIES = {"USD": 70, "EUR": 15, "GBP": 10, "CAD": 5}
 def seed_portal(portal: Portal, options: dict[str, Any], default_seed: int) -> dict[str, Any]:
     """Add synthetic companies, contacts with journeys, deals and associations."""
     rng = random.Random(int(options.get("seed", default_seed)))
+    stages = random.Random(f"{options.get('seed', default_seed)}:lifecycle")  # own stream
     with portal.lock:
         if options.get("utm_properties", True):
             _ensure_utm_properties(portal)
         now = portal.now_ms()
         companies = [_company(portal, rng, now, i) for i in range(int(options.get("companies", 0)))]
         contacts = [
-            _contact(portal, rng, now, companies, journeys=bool(options.get("journeys", True)))
+            _contact(
+                portal,
+                rng,
+                now,
+                companies,
+                journeys=bool(options.get("journeys", True)),
+                stages=stages,
+            )
             for _ in range(int(options.get("contacts", 0)))
         ]
         deals = [
@@ -144,7 +154,13 @@ def _company(portal: Portal, rng: random.Random, now: int, index: int) -> Record
 
 
 def _contact(
-    portal: Portal, rng: random.Random, now: int, companies: list[Record], *, journeys: bool
+    portal: Portal,
+    rng: random.Random,
+    now: int,
+    companies: list[Record],
+    *,
+    journeys: bool,
+    stages: random.Random,
 ) -> Record:
     touches = [make_touch(rng) for _ in range(rng.randint(1, 5) if journeys else 1)]
     start = now - rng.randint(5, 120) * DAY_MS
@@ -186,6 +202,8 @@ def _contact(
                 at,
                 FORM,
             )
+    lead_ms, steps = times[converting], len(touches)
+    advance_lifecycle(record, stages, lead_ms=lead_ms, touches=steps, now_ms=now, write=_set)
     portal.store(CONTACTS).index_unique(record, "email", "", email)
     _set(record, {"hs_email_domain": domain}, record.created_ms, ANALYTICS)
     if company is not None:

@@ -12,8 +12,14 @@ from rich.table import Table
 
 from closedloop.cli.options import common_options, console, emit_json
 from closedloop.demo.loop import DemoResult, run_demo
-from closedloop.demo.world import TOPOLOGIES
+from closedloop.demo.world import TOPOLOGIES, DemoWorld
 from closedloop.runtime.errors import ClosedLoopError
+
+MARKETING_SIDE = {
+    "hubspot-salesforce": "HubSpot contacts plus the (unattributed) company",
+    "hubspot": "HubSpot contacts plus the (unattributed) company",
+    "salesforce": "Salesforce Campaigns, (unattributed) included",
+}
 
 
 @click.command()
@@ -36,16 +42,13 @@ from closedloop.runtime.errors import ClosedLoopError
 def demo(topology: str, as_json: bool, keep_running: bool, people: int, deals: int) -> None:
     """Run the closed loop end to end on the built-in HubSpot and Salesforce emulators.
 
-    Seeds a quarter (contacts with UTM journeys, then leads converted and deals closed in four
-    currencies), syncs source fields to the CRM, receives the CRM's webhooks, attributes the
-    won revenue and pushes it back to the marketing system, then prints revenue by channel.
-    Starts from an empty embedded store every time; nothing is left running unless asked.
+    Seeds a quarter (people with journeys in the marketing system, then deals opened and
+    closed by reps in four currencies), syncs source fields, receives the CRM's webhooks,
+    attributes the won revenue and pushes it back to the marketing system, then prints revenue
+    by channel. --topology picks the roles: HubSpot marketing with Salesforce CRM (default),
+    HubSpot alone, or Salesforce alone; only the emulators it uses are started. Starts from an
+    empty embedded store every time; nothing is left running unless asked.
     """
-    if topology != "hubspot-salesforce":
-        raise ClosedLoopError(
-            f"the {topology!r} topology is not in the demo yet",
-            hint="run `closedloop demo` (HubSpot marketing + Salesforce CRM)",
-        )
     err = console(stderr=True)
     with err.status("starting") as status:
 
@@ -53,12 +56,12 @@ def demo(topology: str, as_json: bool, keep_running: bool, people: int, deals: i
             err.log(message)
             status.update(message)
 
-        result, world = run_demo(people=people, deals=deals, step=step)
+        result, world = run_demo(people=people, deals=deals, topology=topology, step=step)
     try:
         if as_json:
             emit_json(result.as_json())
         else:
-            _print(result, world.hubspot.url, world.salesforce.url, world.service.url)
+            _print(result, topology, world)
         if result.revenue_marketing != result.revenue_crm:
             raise ClosedLoopError(
                 f"the marketing side shows {result.revenue_marketing} but the CRM "
@@ -75,7 +78,7 @@ def demo(topology: str, as_json: bool, keep_running: bool, people: int, deals: i
         world.stop()
 
 
-def _print(result: DemoResult, hubspot: str, salesforce: str, service: str) -> None:
+def _print(result: DemoResult, topology: str, world: DemoWorld) -> None:
     out = console()
     report = result.report
     table = Table(
@@ -102,9 +105,15 @@ def _print(result: DemoResult, hubspot: str, salesforce: str, service: str) -> N
     ratio = result.api_calls / result.api_floor_calls if result.api_floor_calls else 0.0
     out.print(
         f"{result.people:,} people, {result.deals_won} deals won. "
-        f"CRM revenue {result.revenue_crm:,} = marketing revenue {result.revenue_marketing:,}.\n"
+        f"CRM revenue {result.revenue_crm:,} = marketing revenue {result.revenue_marketing:,} "
+        f"({MARKETING_SIDE[topology]}).\n"
         f"API calls {result.api_calls:,} against a floor of {result.api_floor_calls:,} "
         f"({ratio:.2f}x), in {result.seconds:.0f} s."
+    )
+    running = ", ".join(
+        f"{name} emulator {server.url}"
+        for name, server in (("HubSpot", world.hubspot), ("Salesforce", world.salesforce))
+        if server is not None
     )
     out.print(
         "Where to look next:\n"
@@ -112,7 +121,6 @@ def _print(result: DemoResult, hubspot: str, salesforce: str, service: str) -> N
         "  closedloop report --by campaign    the same report from your own store\n"
         "  closedloop explain EMAIL           one person's touches, stamps and field history\n"
         "  closedloop demo --keep-running     keep the emulators up and explore them:\n"
-        f"      HubSpot emulator {hubspot}, Salesforce emulator {salesforce}, "
-        f"service {service}/metrics\n"
+        f"      {running}, service {world.service.url}/metrics\n"
         "  docs/sync.md, docs/revenue.md, docs/webhooks.md"
     )

@@ -1,14 +1,18 @@
-"""The whole loop, start to finish: ``closedloop demo``.
+"""The whole loop, start to finish: ``closedloop demo [--topology T]``.
 
-1. start the emulators and the service (:mod:`closedloop.demo.world`) on a new SQLite store;
-2. marketing's quarter: 3,000 HubSpot contacts with journeys; provisioning of both systems;
-   HubSpot webhooks and a Salesforce Outbound Message pointed at the service;
-3. the first sync stamps source fields on new Salesforce Leads (and HubSpot's echoes of
-   closedloop's own writes come back as webhooks and are recognised, not synced back);
-4. sales' quarter: reps convert 600 leads; the next sync carries the stamps to the Contacts and
-   Opportunities; reps then close most deals, in four currencies;
-5. Salesforce's Outbound Messages reach the service, whose workers record each deal's revenue
-   version, attribute it over the buyers' touches and push it back to HubSpot;
+1. start the topology's emulators and the service (:mod:`closedloop.demo.world`) on a new
+   SQLite store;
+2. marketing's quarter (3,000 people with journeys in the marketing system); provisioning;
+   the systems' webhooks pointed at the service (:mod:`closedloop.demo.playbooks`);
+3. the first sync stamps source fields (on new Salesforce Leads, or on the marketing records
+   themselves when one system plays both roles); echoes of closedloop's own writes that come
+   back as webhooks are recognised, not synced back;
+4. sales' quarter: reps open 600 deals for synced people (converting Leads, or deals on
+   HubSpot contacts); the next sync carries the stamps along; reps then close most deals, in
+   four currencies;
+5. the CRM's notifications (Outbound Messages or HubSpot webhooks) reach the service, whose
+   workers record each deal's revenue version, attribute it over the buyers' touches and push
+   it back to the marketing system (contacts and companies, or Campaigns);
 6. a reconciliation run proves that nothing counts twice; the marketing side is read back
    through the official client and compared with the CRM, to the cent.
 
@@ -25,15 +29,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
-from closedloop.connectors.contract import Watermark
 from closedloop.connectors.read_tally import ReadTally
-from closedloop.demo import quarter as q
+from closedloop.demo.playbooks import PLAYBOOKS
 from closedloop.demo.world import DemoWorld, start_world
 from closedloop.revenue.pushback import marketing_revenue_total
 from closedloop.revenue.report import Report, build_report
@@ -72,19 +75,24 @@ class DemoResult:
 
 
 def api_calls(world: DemoWorld) -> int:
-    """Vendor API calls both emulators have answered since their statistics were reset."""
-    return sum(int(world.admin(s, "get", "stats")["total"]) for s in ("hubspot", "salesforce"))
+    """Vendor API calls the emulators have answered since their statistics were reset."""
+    return sum(int(world.admin(s, "get", "stats")["total"]) for s in world.systems)
 
 
 def written_floor(world: DemoWorld) -> int:
-    """Σ over objects of ceil(records written / batch maximum), from the outbox."""
+    """Σ over objects and kinds of write of ceil(records written / batch maximum).
+
+    From the outbox. Updates by id and creates or upserts by a matching field go to different
+    endpoints (a batch update cannot create), so each kind has its own floor.
+    """
+    kind = case((outbox.c.match_field.is_not(None), "match"), else_="id")
     with world.services.store.connect() as conn:
         written = conn.execute(
-            select(outbox.c.system, outbox.c.object_type, func.count())
+            select(outbox.c.system, outbox.c.object_type, kind, func.count())
             .where(outbox.c.state == "done")
-            .group_by(outbox.c.system, outbox.c.object_type)
+            .group_by(outbox.c.system, outbox.c.object_type, kind)
         ).all()
-    return sum(math.ceil(count / BATCH_MAX.get(system, 100)) for system, _, count in written)
+    return sum(math.ceil(count / BATCH_MAX.get(system, 100)) for system, _, _, count in written)
 
 
 def read_tallies(world: DemoWorld) -> list[ReadTally]:
@@ -116,73 +124,77 @@ def api_floor_known(world: DemoWorld) -> int:
             .where(identities.c.system != "visitor")
             .group_by(identities.c.system, identities.c.object_type)
         ).all()
-    reads = sum(math.ceil(count / PAGE_MAX.get(system, 100)) for system, _, count in known)
+    reads: int = sum(math.ceil(count / PAGE_MAX.get(system, 100)) for system, _, count in known)
     return written_floor(world) + reads
 
 
 def wait_until_settled(world: DemoWorld, step: Step) -> None:
-    """Wait for every webhook to be delivered and every inbox event and write to be done."""
+    """Wait for every webhook to be delivered and every inbox event and write to be done.
+
+    The service's own inbox workers do the work, as they would in production; this only
+    hurries the vendors' deliveries along and watches the queues drain.
+    """
     deadline = time.monotonic() + SETTLE_SECONDS
     step("waiting for webhooks and push-back to settle")
     while time.monotonic() < deadline:
-        world.admin("hubspot", "post", "webhooks/flush", {"timeout": 10})
-        world.admin("salesforce", "post", "outbound-messages/flush", {"all_pending": True})
-        world.worker.process_once()
-        queue = world.admin("salesforce", "get", "outbound-messages").get("queue", [])
+        pending: list[Any] = []
+        if world.hubspot is not None:
+            world.admin("hubspot", "post", "webhooks/flush", {"timeout": 10})
+        if world.salesforce is not None:
+            world.admin("salesforce", "post", "outbound-messages/flush", {"all_pending": True})
+            pending = world.admin("salesforce", "get", "outbound-messages").get("pending", [])
         counts = world.services.inbox.counts()
-        if not queue and counts["pending"] == 0 and counts["processing"] == 0:
+        if not pending and counts["pending"] == 0 and counts["processing"] == 0:
             return
         time.sleep(0.2)
 
 
-def crm_revenue(world: DemoWorld, today: date) -> tuple[int, Decimal]:
-    """Won deals, read from the CRM, and their revenue converted as the CRM converts it."""
-    crm = world.connectors[world.settings.roles.crm]
-    won = [d for d in crm.closed_deals(Watermark()) if d.is_won]
-    total = Decimal("0.00")
-    for deal in won:
-        amount = Decimal(str(deal.amount or 0))
-        closed = deal.close_date.date() if deal.close_date else today
-        total += q.home_amount(amount, deal.currency or q.CORPORATE, closed, today)
-    return len(won), total
-
-
 def run_demo(
-    *, people: int = 3000, deals: int = 600, seed: int = 7, step: Step = lambda _: None
+    *,
+    people: int = 3000,
+    deals: int = 600,
+    seed: int = 7,
+    topology: str = "hubspot-salesforce",
+    step: Step = lambda _: None,
 ) -> tuple[DemoResult, DemoWorld]:
-    """Run the loop; the caller stops the returned world (or keeps it for ``--keep-running``)."""
+    """Run the loop; the caller stops the returned world (or keeps it for ``--keep-running``).
+
+    Raises:
+        KeyError: for an unknown topology.
+    """
     started = time.monotonic()
-    step("starting the HubSpot and Salesforce emulators and the closedloop service")
-    world = start_world(seed=seed)
+    play = PLAYBOOKS[topology]
+    step(f"starting the {_emulator_names(topology)} and the closedloop service")
+    world = start_world(seed=seed, topology=topology)
     try:
         today = datetime.now(UTC).date()
-        step(f"seeding a quarter of marketing: {people:,} contacts with UTM journeys")
-        q.seed_marketing(world, people=people, seed=seed)
-        q.configure_currencies(world, today)
-        step("provisioning closedloop's fields in both systems (once per installation)")
+        step("seeding a quarter of marketing: " + play.marketing_story.format(people=people))
+        play.seed_marketing(world, people=people, seed=seed)
+        play.configure(world, today)
+        step("provisioning closedloop's fields (once per installation)")
         for connector in world.connectors.values():
             connector.provision(dry_run=False)
-        for system in ("hubspot", "salesforce"):  # the loop's calls are counted from here
+        for system in world.systems:  # the loop's calls are counted from here
             world.admin(system, "post", "stats/reset", {})
         for tally in read_tallies(world):
             tally.reset()
-        q.subscribe_webhooks(world)
-        step("first sync: stamping source fields onto new Salesforce leads")
+        play.subscribe(world)
+        step("first sync: " + play.first_sync_story)
         world.engine.run(full=True, allow_blast=True)
         wait_until_settled(world, step)
-        step(f"sales' quarter: reps convert {deals} leads into opportunities")
-        sales = q.convert_leads(world, deals=deals, seed=seed)
-        # Stamping every new Contact and Opportunity is a broad change by design.
+        step("sales' quarter: " + play.open_story.format(deals=deals))
+        sales = play.open_deals(world, deals=deals, seed=seed)
+        # Stamping every record the reps created (Contacts, Opportunities) is broad by design.
         world.engine.run(allow_blast=True)
-        step("reps close deals in USD, EUR, GBP and CAD; Salesforce notifies closedloop")
-        q.close_deals(world, sales, today=today, seed=seed)
+        step(play.close_story)
+        play.close_deals(world, sales, today=today, seed=seed)
         wait_until_settled(world, step)
         step("reconciliation: the scheduled runs find nothing left to do")
         world.engine.run()
         world.revenue.run()
         wait_until_settled(world, step)
         calls, floor = api_calls(world), api_floor(world)
-        won, revenue = crm_revenue(world, today)
+        won, revenue = play.won_revenue(world, today)
         marketing = world.connectors[world.settings.roles.marketing]
         shown = marketing_revenue_total(marketing, model=world.settings.revenue.model)
         report = build_report(
@@ -205,3 +217,8 @@ def run_demo(
         world.stop()
         raise
     return result, world
+
+
+def _emulator_names(topology: str) -> str:
+    names = [name for name in ("HubSpot", "Salesforce") if name.lower() in topology]
+    return " and ".join(names) + (" emulators" if len(names) > 1 else " emulator")

@@ -87,10 +87,11 @@ def hubspot_blueprint(settings: Settings) -> Blueprint:
     secret = settings.hubspot.client_secret
     secrets = [secret.get_secret_value()] if secret is not None else []
     base_url = settings.server.public_base_url or ""
-    if not secrets:
-        log.warning("hubspot.client_secret is not set: HubSpot webhooks will be refused (401)")
-    if not base_url:
-        log.warning("server.public_base_url is not set: HubSpot webhooks will be refused (401)")
+    if "hubspot" in (settings.roles.marketing, settings.roles.crm):  # else HubSpot is unused
+        if not secrets:
+            log.warning("hubspot.client_secret is not set: HubSpot webhooks will be refused (401)")
+        if not base_url:
+            log.warning("server.public_base_url is not set: HubSpot webhooks will be refused (401)")
 
     @blueprint.post("/webhooks/hubspot")
     def receive() -> Response:

@@ -2,7 +2,8 @@
 
 ``webhooks`` (settings, ``flush``, ``deliveries``), ``tokens`` (private-app tokens and their
 scopes), ``oauth/code`` (mint an authorization code), ``limits`` (tier and allowances),
-``search-index`` (index lag), ``records/touch`` (share one last-modified millisecond) and
+``search-index`` (index lag), ``records/touch`` (share one last-modified millisecond),
+``records/write`` (create or update records as a sales rep in the UI, with associations) and
 ``events`` (received behavioural and timeline events).
 """
 
@@ -20,10 +21,18 @@ from closedloop.emulators.hubspot.errors import HubSpotApiError
 from closedloop.emulators.hubspot.object_types import resolve_object_type
 from closedloop.emulators.hubspot.portal import Portal
 from closedloop.emulators.hubspot.rate_limits import RateLimiter
-from closedloop.emulators.hubspot.record_writes import touch
+from closedloop.emulators.hubspot.record_lifecycle import associate_on_create
+from closedloop.emulators.hubspot.record_writes import (
+    create_record,
+    require_valid,
+    touch,
+    update_record,
+)
+from closedloop.emulators.hubspot.store import WriteSource
 from closedloop.emulators.hubspot.webhook_sender import WebhookSender
 
 AdminView = Callable[[dict[str, Any]], Any]
+SALES_REP = WriteSource("CRM_UI", "userId:1001", "Sales rep", "CRM_UI")
 
 
 def _admin_json(view: AdminView) -> Callable[[], tuple[Response, int]]:
@@ -94,6 +103,33 @@ def hubspot_admin_blueprint(
                 touch(portal, kind, record, timestamp)
         return {"touched": len(records), "timestampMs": timestamp}
 
+    def write_records(body: dict[str, Any]) -> dict[str, Any]:
+        """Records created (inputs without ``id``) or updated as a rep does in the UI.
+
+        ``{"objectType": "deals", "inputs": [{"id"?, "properties", "associations"?}]}``;
+        associations take the create-input form. Webhooks fire as for any UI change.
+        """
+        kind = resolve_object_type(str(body.get("objectType", "contacts")))
+        ids: list[str] = []
+        with portal.lock:
+            store = portal.store(kind)
+            for item in list(body.get("inputs", [])):
+                if item.get("id") is None:
+                    values = require_valid(portal, kind, item.get("properties"))
+                    record = create_record(portal, kind, values, SALES_REP)
+                    associate_on_create(portal, kind, record, item.get("associations"))
+                else:
+                    found = store.find(str(item["id"]))
+                    if found is None:
+                        raise KeyError(f"no {kind.name} record {item['id']}")
+                    record = found
+                    values = require_valid(
+                        portal, kind, item.get("properties"), current=record.properties
+                    )
+                    update_record(portal, kind, record, values, SALES_REP)
+                ids.append(record.id)
+        return {"results": [{"id": i} for i in ids]}
+
     def events(body: dict[str, Any]) -> dict[str, Any]:
         del body
         with portal.lock:
@@ -111,6 +147,7 @@ def hubspot_admin_blueprint(
         ("/limits", limits, ["GET", "POST"]),
         ("/search-index", search_index, ["GET", "POST"]),
         ("/records/touch", touch_records, ["POST"]),
+        ("/records/write", write_records, ["POST"]),
         ("/events", events, ["GET"]),
     ]
     for rule, view, methods in routes:

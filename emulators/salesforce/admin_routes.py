@@ -2,8 +2,8 @@
 
 Permission sets, custom fields and objects, multi-currency, Outbound Messages, lead-field
 mapping and conversion, the daily API allowance and session settings, JWT certificates,
-direct record writes (drift that bypasses the API user) and the recycle bin. Admin calls
-are not counted against API limits. Errors answer 400 ``{"error": "..."}``.
+direct record writes (drift that bypasses the API user, and list-view mass updates) and the
+recycle bin. Admin calls are not counted against API limits. Errors answer 400 ``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -217,6 +217,20 @@ def _record_routes(admin: Blueprint, emu: SalesforceEmulator, run: Callable[...,
             },
             201,
         )
+
+    @admin.patch("/records/<sobject>")
+    def record_mass_update(sobject: str) -> Response:
+        """A list view's mass update: ``{"records": [{"Id": ..., field: value}]}``, one save."""
+        rows = list(_body().get("records", []))
+
+        def update_all() -> dict[str, Any]:
+            target = obj(sobject)
+            for row in rows:
+                values = {k: v for k, v in dict(row).items() if k != "Id"}
+                emu.org.writer.update(target, str(row["Id"]), values, system=True)
+            return {"updated": len(rows)}
+
+        return run(lambda: _in_tx(emu, update_all))
 
     @admin.route("/records/<sobject>/<record_id>", methods=["GET", "PATCH", "DELETE"])
     def record(sobject: str, record_id: str) -> Response:

@@ -2,7 +2,8 @@
 
 An admin configures a message (object, condition such as ``"StageName changed"``, fields,
 endpoint URL). Matching committed changes queue one notification per record (a record
-already waiting is not queued twice; values are read at send time, as Salesforce does).
+already waiting is not queued twice; values are read at send time, as Salesforce does, so a
+change made while a message is in flight queues a new notification).
 Due notifications of one action go out together, at most 100 per message. A failed delivery
 is retried after exponentially growing intervals (15 s doubling, capped at 2 h) on the
 emulator clock, and dropped once it has waited 24 h. A background thread delivers what is
@@ -69,6 +70,7 @@ class _Pending:
     next_attempt: float
     attempts: int = 0
     last_error: str | None = None
+    in_flight: bool = False  # its values were read into a message not yet answered
 
 
 class OutboundMessages:
@@ -125,7 +127,9 @@ class OutboundMessages:
                 if row is None or not config.triggered_by(change, row):
                     continue
                 if any(
-                    p.action_id == config.action_id and p.record_id == change.record_id
+                    p.action_id == config.action_id
+                    and p.record_id == change.record_id
+                    and not p.in_flight
                     for p in self.pending
                 ):
                     continue
@@ -163,6 +167,8 @@ class OutboundMessages:
                 for start in range(0, len(due), MAX_PER_MESSAGE):
                     batch = due[start : start + MAX_PER_MESSAGE]
                     notes = [self._notification(config, p) for p in batch]
+                    for item in batch:
+                        item.in_flight = True
                     present = [n for n in notes if n is not None]
                     if not present:
                         continue
@@ -237,6 +243,7 @@ class OutboundMessages:
                         self.dropped.append(asdict(item))
                     continue
                 item.last_error = error
+                item.in_flight = False
                 item.next_attempt = now + min(MAX_INTERVAL, FIRST_RETRY * 2 ** (item.attempts - 1))
             return dropped
 

@@ -5,13 +5,17 @@
 accounts, leads with a LeadSource and campaign memberships, opportunities across every stage
 (IsWon/IsClosed follow the OpportunityStage definitions) with amounts, close dates and
 currencies, and OpportunityContactRoles with one primary contact each. Records are written
-by the administrator and back-dated over the last 90 days.
+by the administrator and back-dated over the last 90 days. With ``"journeys": true`` every
+Lead instead has a marketing journey: it is created by its first campaign response, and
+responds to one or two more campaigns later on (each member dated, and its
+``FirstRespondedDate`` set, at its response; about one member in eight is only Sent).
 """
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from closedloop.emulators.salesforce.org import Org
@@ -80,8 +84,10 @@ def seed_org(org: Org, options: dict[str, Any], *, default_seed: int = 0) -> dic
     def when(max_days: int) -> str:
         return format_datetime(now - timedelta(seconds=rng.randint(60, max_days * 86_400)))
 
-    def create(name: str, values: dict[str, Any], age_days: int = 90) -> str:
-        stamp = when(age_days)
+    def create(
+        name: str, values: dict[str, Any], age_days: int = 90, at: datetime | None = None
+    ) -> str:
+        stamp = when(age_days) if at is None else format_datetime(at)
         values |= {"CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp}
         if currencies and name in ("Lead", "Account", "Contact", "Opportunity", "Campaign"):
             values.setdefault("CurrencyIsoCode", rng.choice(currencies))
@@ -130,8 +136,10 @@ def seed_org(org: Org, options: dict[str, Any], *, default_seed: int = 0) -> dic
             )
             contacts_by_account.setdefault(account or "", []).append(contact)
         open_statuses = [s for s in org.schema.picklists["LeadStatus"] if "Converted" not in s]
+        journeys = bool(options.get("journeys"))
         for i in range(counts["leads"]):
             first, last = rng.choice(FIRST), rng.choice(LAST)
+            born = now - timedelta(seconds=rng.randint(3_600, 100 * 86_400)) if journeys else None
             lead = create(
                 "Lead",
                 {
@@ -142,7 +150,11 @@ def seed_org(org: Org, options: dict[str, Any], *, default_seed: int = 0) -> dic
                     "LeadSource": rng.choice(sources),
                     "Status": rng.choice(open_statuses),
                 },
+                at=born,
             )
+            if born is not None:
+                _journey(rng, campaigns, lead, born, now, create)
+                continue
             for campaign in rng.sample(
                 campaigns, k=min(len(campaigns), rng.choice((0, 0, 1, 1, 2)))
             ):
@@ -187,3 +199,23 @@ def seed_org(org: Org, options: dict[str, Any], *, default_seed: int = 0) -> dic
                 )
                 roles += 1
     return {**counts, "opportunity_contact_roles": roles}
+
+
+def _journey(
+    rng: random.Random,
+    campaigns: list[str],
+    lead: str,
+    born: datetime,
+    now: datetime,
+    create: Callable[..., str],
+) -> None:
+    """A Lead's campaign responses: the one that created it, then up to two more."""
+    chosen = rng.sample(campaigns, k=min(len(campaigns), rng.choice((1, 1, 2, 2, 3))))
+    for position, campaign in enumerate(chosen):
+        span = max(int((now - born).total_seconds()) - 60, 1)
+        at = born if position == 0 else born + timedelta(seconds=rng.randint(1, span))
+        status = "Sent" if position > 0 and rng.random() < 0.125 else "Responded"
+        values = {"CampaignId": campaign, "LeadId": lead, "Status": status}
+        if status == "Responded":
+            values["FirstRespondedDate"] = format_date(at.date())
+        create("CampaignMember", values, at=at)

@@ -16,7 +16,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from closedloop.demo import quarter
+from closedloop.demo import quarter, salesforce_sales
+from closedloop.demo.playbooks import PLAYBOOKS
 from closedloop.demo.world import DemoWorld, start_world
 from closedloop.revenue.pushback import marketing_revenue_total
 from closedloop.store.schema import revenue_versions, webhook_inbox
@@ -29,7 +30,7 @@ DEADLINE_SECONDS = 10.0  # the path is sub-second on an idle machine; CI machine
 def world() -> Iterator[DemoWorld]:
     built = start_world(seed=11)
     try:
-        quarter.seed_marketing(built, people=40, seed=11)
+        quarter.seed_hubspot_marketing(built, people=40, seed=11)
         for connector in built.connectors.values():
             connector.provision(dry_run=False)
         built.engine.run(full=True, allow_blast=True)
@@ -59,10 +60,10 @@ def _win(world: DemoWorld, opportunity: str, amount: float) -> None:
 
 
 def test_a_won_deal_arrives_through_webhooks_and_counts_once(world: DemoWorld) -> None:
-    sales = quarter.convert_leads(world, deals=1, seed=11)
+    sales = salesforce_sales.convert_leads(world, deals=1, seed=11)
     world.engine.run(allow_blast=True)
-    quarter.subscribe_webhooks(world)
-    opportunity = sales.opportunities[0]
+    PLAYBOOKS["hubspot-salesforce"].subscribe(world)
+    opportunity = sales.deals[0]
 
     started = time.monotonic()
     _win(world, opportunity, 1234.5)
@@ -84,9 +85,9 @@ def test_a_won_deal_arrives_through_webhooks_and_counts_once(world: DemoWorld) -
 
 
 def test_without_webhooks_the_next_scheduled_run_brings_the_revenue(world: DemoWorld) -> None:
-    sales = quarter.convert_leads(world, deals=1, seed=12)
+    sales = salesforce_sales.convert_leads(world, deals=1, seed=12)
     world.engine.run(allow_blast=True)
-    opportunity = sales.opportunities[0]
+    opportunity = sales.deals[0]
     _win(world, opportunity, 900)
     assert _marketing_total(world) == Decimal("0.00")
 

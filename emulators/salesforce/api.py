@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 OLDEST_VERSION, NEWEST_VERSION, FIRST_SUPPORTED = 20, 68, 31
 _VERSION = re.compile(r"^v(\d+)\.0$")
+MAX_URI_BYTES = 16_384  # URI plus headers, per REST call (help article 000386264)
 
 
 @dataclass
@@ -148,6 +149,7 @@ def rest_blueprint(emu: SalesforceEmulator, routes: Sequence[Route]) -> Blueprin
     )
     def resource(version: str, rest: str = "") -> Response:
         try:
+            _check_request_size()
             number = _check_version(version)
             _authenticate(emu)
             if not emu.usage.try_consume():
@@ -167,6 +169,17 @@ def rest_blueprint(emu: SalesforceEmulator, routes: Sequence[Route]) -> Blueprin
         return response
 
     return blueprint
+
+
+def _check_request_size() -> None:
+    """Salesforce's 16,384-byte budget: 414 for a longer URI, 431 with the headers over it."""
+    query = request.query_string
+    uri = len(request.path.encode()) + (len(query) + 1 if query else 0)
+    headers = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+    if uri > MAX_URI_BYTES:
+        raise ApiError(414, "URI_TOO_LONG", "URI Too Long")
+    if uri + headers > MAX_URI_BYTES:
+        raise ApiError(431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "Request Header Fields Too Large")
 
 
 def _check_version(version: str) -> int:

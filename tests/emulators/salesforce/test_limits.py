@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceRefusedRequest
+from simple_salesforce.exceptions import (
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
 
 from closedloop.emulators.clock import EmulatorClock
 from closedloop.emulators.server import RunningServer
@@ -79,3 +83,16 @@ def test_reset_clears_data_counters_and_cursors(sf: Salesforce, admin: Callable[
     with pytest.raises(SalesforceMalformedRequest) as gone:
         sf.query_more(page["nextRecordsUrl"], identifier_is_url=True)
     assert gone.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+def test_uri_and_header_budget_of_16384_bytes(sf: Salesforce) -> None:
+    ids = ",".join(f"'00Q{n:015d}'" for n in range(550))  # a URI of 14,915 bytes: fine
+    assert sf.query(f"SELECT Id FROM Lead WHERE Id IN ({ids})")["totalSize"] == 0
+    longer = ",".join(f"'00Q{n:015d}'" for n in range(620))  # 16,805 bytes
+    with pytest.raises(SalesforceGeneralError) as too_long:
+        sf.query(f"SELECT Id FROM Lead WHERE Id IN ({longer})")
+    assert too_long.value.status == 414
+    near = ",".join(f"'00Q{n:015d}'" for n in range(602))  # 16,319: the headers push it over
+    with pytest.raises(SalesforceGeneralError) as too_large:
+        sf.query(f"SELECT Id FROM Lead WHERE Id IN ({near})")
+    assert too_large.value.status == 431

@@ -6,10 +6,9 @@ those records, diffs them against the shadow state (so echoes of closedloop's ow
 nothing) and writes through the outbox; deals (HubSpot ``deals``, Salesforce ``Opportunity``)
 go to ``Services.on_deals``. Anything else is marked done with a note.
 
-Deal notifications come in bursts (reps close a quarter's deals in an afternoon): a pass holding
-deal events goes on claiming while more keep arriving (up to 2 s), so the burst costs one
-revenue run, not one per delivery. A Salesforce notification that says the deal is open, for a
-deal that never had revenue, needs no read at all and is settled as it is.
+Deal notifications come in bursts: one thread collects a burst while more keep arriving (up to
+2 s; :mod:`closedloop.webhooks.worker_upkeep`), so it costs one revenue run. A Salesforce
+notification that a never-won deal is open needs no read and is settled as it is.
 
 A failing group is retried record by record, so one poison event never holds back its
 batch-mates; a failed event is due again after a back-off, and dead (with its reason) once
@@ -39,7 +38,11 @@ from closedloop.sync.outbox_recovery import Heartbeat
 from closedloop.webhooks.inbox import StoredEvent
 from closedloop.webhooks.routes_salesforce import OUTBOUND_SOURCE
 from closedloop.webhooks.services import Services
-from closedloop.webhooks.worker_upkeep import COALESCE_QUIET_SECONDS, OutboxUpkeep, claim_burst
+from closedloop.webhooks.worker_upkeep import (
+    COALESCE_QUIET_SECONDS,
+    BurstGate,
+    OutboxUpkeep,
+)
 
 __all__ = ["DEAL_OBJECTS", "PERSON_OBJECTS", "InboxWorker", "ProcessResult"]
 
@@ -103,6 +106,7 @@ class InboxWorker:
         self.coalesce_seconds = coalesce_seconds
         self._stale_checked: datetime | None = None
         self._outbox_upkeep = OutboxUpkeep(services)
+        self._burst = BurstGate()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -125,22 +129,23 @@ class InboxWorker:
             self._stale_checked = now
             result.released = inbox.release_stale(now - self.stale_after, self.max_attempts)
         events = inbox.claim(limit or self.batch_size)
+        claimed = len(events)
         if limit is None:
-            events += self._coalesce_deals(events)
+            events = self._coalesce_deals(events)
         result.add(self._process_alive(events))
-        if not events:
+        result.claimed = max(result.claimed, claimed)
+        if not claimed:
             self.recover_outbox()
         return result
 
     def _coalesce_deals(self, claimed: list[StoredEvent]) -> list[StoredEvent]:
-        """More events claimed while deal notifications keep arriving (see :func:`claim_burst`)."""
-        if self.coalesce_seconds <= 0 or not any(
-            (e.system, e.object_type) in DEAL_OBJECTS for e in claimed
-        ):
-            return []
-        return claim_burst(
+        """The events this pass processes: with every deal event of a burst, or with none."""
+        if self.coalesce_seconds <= 0:
+            return claimed
+        return self._burst.gather(
             self.services.inbox,
-            len(claimed),
+            claimed,
+            [e for e in claimed if (e.system, e.object_type) in DEAL_OBJECTS],
             quiet_seconds=self.coalesce_seconds,
             batch_size=self.batch_size,
             stopping=self._stopping,

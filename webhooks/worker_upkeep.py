@@ -4,6 +4,7 @@
   its deals, their buyers and every buyer's company and pushes the recomputed totals: much the
   same calls for 5 deals as for 500. So a pass holding deal events goes on claiming while more
   keep arriving, and hands the deals over in one run.
+  :class:`BurstGate` lets one thread lead the burst while the others hand their deal events in.
 * :class:`OutboxUpkeep` — an idle worker looks (every 15 s) for outbox rows a dead process left
   in ``sending`` and flushes, which verifies them against the vendor before sending anything
   (:mod:`closedloop.sync.outbox_recovery`).
@@ -24,6 +25,7 @@ __all__ = [
     "COALESCE_MAX_EVENTS",
     "COALESCE_MAX_SECONDS",
     "COALESCE_QUIET_SECONDS",
+    "BurstGate",
     "OutboxUpkeep",
     "claim_burst",
 ]
@@ -69,6 +71,81 @@ def claim_burst(
             more += found
             quiet_until = time.monotonic() + quiet_seconds
     return more
+
+
+class BurstGate:
+    """Lets one worker thread at a time lead a burst of deal events; the others hand theirs in.
+
+    A thread whose pass holds deal events calls :meth:`lead`; if another thread is leading, it
+    calls :meth:`hand` instead, and the leader takes the handed events with :meth:`finish`
+    before its revenue run. When the leader finished in between, :meth:`hand` refuses and the
+    thread tries to lead again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._collecting = False
+        self._handed: list[StoredEvent] = []
+
+    def lead(self) -> bool:
+        """Become the leader, unless a burst is being collected already."""
+        with self._lock:
+            if self._collecting:
+                return False
+            self._collecting = True
+            return True
+
+    def hand(self, events: list[StoredEvent]) -> bool:
+        """Give ``events`` to the leader; False when no burst is being collected any more."""
+        with self._lock:
+            if not self._collecting:
+                return False
+            self._handed.extend(events)
+            return True
+
+    def gather(
+        self,
+        inbox: Inbox,
+        claimed: list[StoredEvent],
+        deals: list[StoredEvent],
+        *,
+        quiet_seconds: float,
+        batch_size: int,
+        stopping: threading.Event,
+    ) -> list[StoredEvent]:
+        """What a pass that ``claimed`` events (``deals`` among them) processes.
+
+        Without deals: ``claimed``. While another thread leads: ``claimed`` without ``deals``,
+        which went to the leader. Else this thread leads: ``claimed``, what :func:`claim_burst`
+        found, and what other threads handed in meanwhile.
+        """
+        if not deals:
+            return claimed
+        while not self.lead():
+            if self.hand(deals):
+                handed = {e.id for e in deals}
+                return [e for e in claimed if e.id not in handed]
+        more: list[StoredEvent] = []
+        try:
+            more = claim_burst(
+                inbox,
+                len(claimed),
+                quiet_seconds=quiet_seconds,
+                batch_size=batch_size,
+                stopping=stopping,
+            )
+        except Exception as exc:  # noqa: BLE001  (a store hiccup: go on with what is claimed)
+            log.warning("claiming more of a deal burst failed: %s", type(exc).__name__)
+        finally:
+            handed_in = self.finish()
+        return claimed + more + handed_in
+
+    def finish(self) -> list[StoredEvent]:
+        """End the collection (leader only): the events other threads handed in."""
+        with self._lock:
+            self._collecting = False
+            handed, self._handed = self._handed, []
+            return handed
 
 
 class OutboxUpkeep:

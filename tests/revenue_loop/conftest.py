@@ -9,20 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
+from emulated_vendors import Vendors, start_vendors
 
-from closedloop.config.schema import (
-    DatabaseSettings,
-    HubSpotSettings,
-    RevenueSettings,
-    RolesSettings,
-    SalesforceSettings,
-    Settings,
-)
+from closedloop.config.schema import RevenueSettings, RolesSettings, Settings
 from closedloop.connectors.contract import Connector, RowWrite
-from closedloop.emulators.hubspot import create_emulator as hubspot_emulator
-from closedloop.emulators.salesforce import create_emulator as salesforce_emulator
-from closedloop.emulators.server import RunningServer
 from closedloop.revenue.loop import RevenueLoop
 from closedloop.sync.engine import SyncEngine
 from closedloop.sync.model import RecordRef
@@ -36,12 +26,14 @@ CLOSE = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
 class World:
     """The systems of one revenue scenario."""
 
-    hubspot_url: str
-    salesforce_url: str
+    vendors: Vendors
     settings: Settings
     engine: SyncEngine
     loop: RevenueLoop
     counter: list[int] = field(default_factory=lambda: [0])
+
+    def __getattr__(self, name: str) -> Any:  # admin, reset_stats, hubspot_url ...: Vendors'
+        return getattr(self.vendors, name)
 
     @property
     def hubspot(self) -> Connector:
@@ -51,28 +43,9 @@ class World:
     def salesforce(self) -> Connector:
         return self.engine.connectors["salesforce"]
 
-    def admin(self, system: str, method: str, route: str, body: Any = None) -> Any:
-        base = self.hubspot_url if system == "hubspot" else self.salesforce_url
-        answer = requests.request(method, f"{base}/__emulator__/{route}", json=body, timeout=120)
-        assert answer.status_code < 300, answer.text
-        return answer.json() if answer.content else None
-
     def writes(self, system: str = "hubspot") -> int:
         """Write calls the emulator received since the last statistics reset."""
-        routes = self.admin(system, "get", "stats")["by_route"]
-        return sum(
-            n
-            for route, n in routes.items()
-            if not route.startswith("GET")
-            and "/search" not in route
-            and "/batch/read" not in route
-            and "/oauth" not in route
-            and "/query" not in route
-        )
-
-    def reset_stats(self) -> None:
-        for system in ("hubspot", "salesforce"):
-            self.admin(system, "post", "stats/reset", {})
+        return self.vendors.write_calls()[system]
 
     def sf_write(self, object_type: str, record_id: str, **fields: Any) -> None:
         self.counter[0] += 1
@@ -124,34 +97,13 @@ class World:
 
 @pytest.fixture
 def world(database_url: str) -> Iterator[Callable[..., World]]:
-    servers: list[RunningServer] = []
+    started: list[Vendors] = []
     stores: list[Any] = []
 
     def start(contacts: int = 12, seed: int = 1, crm: str = "salesforce", **revenue: Any) -> World:
-        hubspot = RunningServer(hubspot_emulator(token=TOKEN).app)
-        salesforce = RunningServer(salesforce_emulator(outbound_background=False).app)
-        servers.extend([hubspot, salesforce])
-        requests.post(
-            f"{hubspot.url}/__emulator__/limits",
-            json={"burst": 100_000, "search_per_second": 1000},
-            timeout=10,
-        )
-        requests.post(
-            f"{hubspot.url}/__emulator__/seed",
-            json={"contacts": contacts, "companies": 3, "deals": 0, "seed": seed},
-            timeout=300,
-        ).raise_for_status()
-        settings = Settings(
-            database=DatabaseSettings(url=database_url),
-            hubspot=HubSpotSettings(base_url=hubspot.url, access_token=TOKEN),
-            salesforce=SalesforceSettings(
-                instance_url=salesforce.url,
-                login_url=salesforce.url,
-                client_id="emulator-client-id",
-                client_secret="emulator-client-secret",
-            ),
-            revenue=RevenueSettings(**revenue),
-        )
+        vendors = start_vendors(token=TOKEN, contacts=contacts, companies=3, seed=seed)
+        started.append(vendors)
+        settings = vendors.settings(database_url, revenue=RevenueSettings(**revenue))
         connectors = build_connectors(settings)
         for connector in connectors.values():
             connector.provision(dry_run=False)
@@ -161,12 +113,12 @@ def world(database_url: str) -> Iterator[Callable[..., World]]:
         engine.run(allow_blast=True)
         settings = settings.model_copy(update={"roles": RolesSettings(crm=crm)})
         loop = RevenueLoop(settings, engine.state, connectors)
-        built = World(hubspot.url, salesforce.url, settings, engine, loop)
+        built = World(vendors, settings, engine, loop)
         built.reset_stats()
         return built
 
     yield start
-    for server in servers:
-        server.stop()
+    for vendors in started:
+        vendors.stop()
     for store in stores:
         store.dispose()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import requests
+from emulated_vendors import Vendors, start_vendors
 from sqlalchemy import Engine
 from webhook_support import (
     HUBSPOT_SECRET,
@@ -17,9 +17,7 @@ from webhook_support import (
     listener_settings,
 )
 
-from closedloop.config.schema import DatabaseSettings, HubSpotSettings, SalesforceSettings, Settings
-from closedloop.emulators.hubspot import create_emulator as hubspot_emulator
-from closedloop.emulators.salesforce import create_emulator as salesforce_emulator
+from closedloop.config.schema import Settings
 from closedloop.emulators.server import RunningServer
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.engine import create_store_engine
@@ -77,73 +75,38 @@ def listener(store: Engine) -> Iterator[ListenerFactory]:
 
 @dataclass
 class Systems:
-    """Both emulators on loopback, provisioned, and a sync engine on the store under test."""
+    """Both emulators, provisioned, and a sync engine on the store under test.
 
-    hubspot: str
-    salesforce: str
-    org_id: str
+    The emulators' helpers (``admin``, ``write_calls``, ``reset_stats``, ``org_id``) are
+    :class:`~emulated_vendors.Vendors`'.
+    """
+
+    vendors: Vendors
     settings: Settings
     engine: SyncEngine
     store: Engine
 
-    def admin(self, system: str, method: str, route: str, body: Any = None) -> Any:
-        base = self.hubspot if system == "hubspot" else self.salesforce
-        answer = requests.request(method, f"{base}/__emulator__/{route}", json=body, timeout=120)
-        assert answer.status_code < 300, answer.text
-        return answer.json() if answer.content else None
-
-    def write_calls(self) -> dict[str, int]:
-        """Vendor write calls each emulator answered since its statistics were reset."""
-        counts = {}
-        for system in ("hubspot", "salesforce"):
-            routes = self.admin(system, "get", "stats")["by_route"]
-            counts[system] = sum(
-                n
-                for route, n in routes.items()
-                if not route.startswith("GET")
-                and "/search" not in route
-                and "/batch/read" not in route
-                and "/oauth" not in route
-            )
-        return counts
-
-    def reset_stats(self) -> None:
-        for system in ("hubspot", "salesforce"):
-            self.admin(system, "post", "stats/reset", {})
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.vendors, name)
 
 
 @pytest.fixture
 def systems(database_url: str, store: Engine) -> Iterator[Callable[..., Systems]]:
-    running: list[tuple[RunningServer, Any]] = []
+    started: list[Vendors] = []
 
     def start(contacts: int = 20, seed: int = 1) -> Systems:
-        hubspot = hubspot_emulator(token=TOKEN, client_secret=HUBSPOT_SECRET)
-        salesforce = salesforce_emulator(outbound_background=False)
-        hs, sf = RunningServer(hubspot.app), RunningServer(salesforce.app)
-        running.extend([(hs, hubspot), (sf, salesforce)])
-        limits = {"burst": 100_000, "search_per_second": 1000}
-        requests.post(f"{hs.url}/__emulator__/limits", json=limits, timeout=10)
-        seeded = {"contacts": contacts, "companies": 5, "deals": 0, "seed": seed}
-        requests.post(f"{hs.url}/__emulator__/seed", json=seeded, timeout=300).raise_for_status()
-        settings = Settings(
-            database=DatabaseSettings(url=database_url),
-            hubspot=HubSpotSettings(base_url=hs.url, access_token=TOKEN),
-            salesforce=SalesforceSettings(
-                instance_url=sf.url,
-                login_url=sf.url,
-                client_id="emulator-client-id",
-                client_secret="emulator-client-secret",
-            ),
+        vendors = start_vendors(
+            token=TOKEN, contacts=contacts, companies=5, seed=seed, hubspot_secret=HUBSPOT_SECRET
         )
+        started.append(vendors)
+        settings = vendors.settings(database_url)
         connectors = build_connectors(settings)
         for connector in connectors.values():
             connector.provision(dry_run=False)
         engine = build_sync(settings, store=store, connectors=connectors)
-        built = Systems(hs.url, sf.url, salesforce.org.org_id, settings, engine, store)
-        built.reset_stats()
-        return built
+        vendors.reset_stats()
+        return Systems(vendors, settings, engine, store)
 
     yield start
-    for server, emulator in running:
-        server.stop()
-        emulator.close()
+    for vendors in started:
+        vendors.stop()

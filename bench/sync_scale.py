@@ -7,7 +7,9 @@ emulators run in their own process, seeded through their bulk admin routes, so o
 closedloop is measured. A child process then runs, on a fresh store, a first full sync (the
 initial load, with ``--allow-blast-radius``: it creates a Lead per contact and stamps every
 record) and a second full reconciliation (guarded, staged, writing nothing), and reports its
-own peak resident memory. Prints ``{"records", "peak_rss_mb", "seconds", ...}``.
+own peak resident memory. Prints ``{"records", "peak_rss_mb", "seconds", ...}``: ``seconds``
+is both runs together (``first_seconds`` and ``second_seconds`` apart), ``seed_seconds`` how
+long the emulators took to seed their records.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def serve_emulators(records: int, pipe: Connection) -> None:
         f"{salesforce.url}/__emulator__/limits", json={"daily_api_requests": 10_000_000}, timeout=30
     ).raise_for_status()
     contacts = records // 2
+    started = time.monotonic()
     requests.post(
         f"{hubspot.url}/__emulator__/seed",
         json={"contacts": contacts, "companies": 0, "deals": 0, "journeys": False, "seed": 7},
@@ -58,7 +61,8 @@ def serve_emulators(records: int, pipe: Connection) -> None:
         json={"leads": records - contacts, "campaigns": 5, "seed": 7},
         timeout=3600,
     ).raise_for_status()
-    pipe.send({"hubspot": hubspot.url, "salesforce": salesforce.url})
+    seeded = round(time.monotonic() - started, 1)
+    pipe.send({"hubspot": hubspot.url, "salesforce": salesforce.url, "seed_seconds": seeded})
     pipe.recv()
     hubspot.stop()
     salesforce.stop()
@@ -98,10 +102,14 @@ def run_sync(urls: dict[str, str], database_url: str, pipe: Connection, chunk: i
     engine = build_sync(settings, store=store, connectors=connectors)
     started = time.monotonic()
     first = engine.run(full=True, allow_blast=True)
+    between = time.monotonic()
     second = engine.run(full=True)
+    ended = time.monotonic()
     pipe.send(
         {
-            "seconds": round(time.monotonic() - started, 1),
+            "seconds": round(ended - started, 1),
+            "first_seconds": round(between - started, 1),
+            "second_seconds": round(ended - between, 1),
             "peak_rss_mb": peak_rss_mb(),
             "first_read": first.counts.read,
             "first_written": first.counts.written,
@@ -122,6 +130,7 @@ def measure(records: int, database_url: str | None = None, chunk: int = 0) -> di
     emulators.start()
     try:
         urls = here.recv()
+        seed_seconds = urls.pop("seed_seconds")
         with tempfile.TemporaryDirectory() as folder:
             url = database_url or f"sqlite:///{Path(folder) / 'scale.db'}"
             sync_end, results = context.Pipe()
@@ -129,7 +138,7 @@ def measure(records: int, database_url: str | None = None, chunk: int = 0) -> di
             child.start()
             figures: dict[str, Any] = results.recv()
             child.join()
-        return {"records": records, **figures}
+        return {"records": records, "seed_seconds": seed_seconds, **figures}
     finally:
         here.send("stop")
         emulators.join(timeout=60)

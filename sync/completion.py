@@ -65,7 +65,11 @@ class ChunkCompletion:
             person.records[system] = record
 
     def _complete(self) -> None:
-        """Fetch each person's missing records: by known id, else by email, else create."""
+        """Fetch each person's missing records: by known id, else by email, else create.
+
+        :attr:`to_create` then names this chunk's people only (earlier chunks are planned).
+        """
+        self.to_create = set()
         for system in dict.fromkeys([self.marketing, self.crm]):
             lacking = [p for p in self.people.values() if system not in p.records]
             self._by_known_ids(system, lacking)

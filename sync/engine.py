@@ -33,6 +33,7 @@ from closedloop.config.schema import Settings
 from closedloop.connectors.contract import Connector, Watermark
 from closedloop.mappings.field_types import FieldMappings
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
+from closedloop.runtime.memory import release_free_memory
 from closedloop.sync.flush import flush_outbox
 from closedloop.sync.gather import Gatherer, Targets
 from closedloop.sync.model import compute_stamps
@@ -127,13 +128,15 @@ class SyncEngine:
                 tally.add(plans)
                 counts.changed += sum(1 for p in plans if p.writes)
                 report.spool.add(plans)
-                if dry_run:
-                    continue
-                batch = self._batch(plans, run_id, gatherer)
-                if unguarded:
-                    self._apply(batch)
-                else:
-                    self.state.staging.stage(run_id, batch)
+                if not dry_run:
+                    batch = self._batch(plans, run_id, gatherer)
+                    if unguarded:
+                        self._apply(batch)
+                    else:
+                        self.state.staging.stage(run_id, batch)
+                    del batch
+                del plans, people
+                release_free_memory()  # the chunk is gone: keep the resident size flat
             self._guard(tally, unguarded)
             if dry_run:
                 self.state.runs.finish(run_id, "ok", counts)
@@ -225,7 +228,8 @@ class SyncEngine:
             view = plan.view
             if view.record_id is None:
                 continue
-            unchanged = {k: v for k, v in plan.shadows.items() if k not in plan.writes}
+            writes = plan.writes
+            unchanged = {k: v for k, v in plan.shadows.items() if k not in writes}
             unchanged.update(gatherer.snapshot_of(view))
             if unchanged:
                 reads.append((view.ref(), unchanged))

@@ -1,10 +1,11 @@
 """Send pending outbox rows to the connectors and settle each one.
 
 Rows are claimed per system (on PostgreSQL without blocking other workers), handed to the
-connector in one call (it batches to the vendor maximum), and settled one by one: a written
-row completes, its values become the shadow (so their echo is recognised) and a created
-record's new id is linked to its person; a refused row is retried later when the reason is
-transient, otherwise it goes to the dead-letter list with its reason. A row is never lost.
+connector in one call (it batches to the vendor maximum), and settled together: written rows
+complete, their values become the shadows (so their echo is recognised) and created records'
+new ids are linked to their people, a few statements per 500 rows; a refused row is retried
+later when the reason is transient, otherwise it goes to the dead-letter list with its reason.
+A row is never lost.
 
 While the connector call runs, a heartbeat keeps the claims fresh. Every flush first recovers,
 system by system, the rows another (dead) process left in ``sending`` (**verify on
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from closedloop.connectors.classification import Action
-from closedloop.connectors.contract import Connector, RowResult
+from closedloop.connectors.contract import Connector, RowResult, Value
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.runtime.errors import ConnectorError, FatalSyncError
 from closedloop.sync.identity import IdentityStore
@@ -157,13 +158,15 @@ class _Settler:
             self.outbox.complete([a.push_key for a in done], done)
         by_key = {item.push_key: item for item in items}
         result = self.result
+        written: list[tuple[RecordRef, dict[str, Value]]] = []
+        created: list[tuple[RecordRef, str]] = []
         for answer in answers:
             item = by_key[answer.push_key]
             if answer.ok and answer.record_id:
                 ref = RecordRef(self.system, item.object_type, answer.record_id)
-                self.shadow.remember(ref, item.fields, "written")
+                written.append((ref, item.fields))
                 if item.person_id and item.record_id is None:
-                    self.identity.link(ref, item.person_id)
+                    created.append((ref, item.person_id))
                 if verified:
                     result.recovered += 1
                 else:
@@ -177,3 +180,5 @@ class _Settler:
             result.failed += 1
             result.dead += 0 if retry else 1
             log.warning("%s %s refused: %s", self.system, item.object_type, reason)
+        self.shadow.remember_many(written, "written")
+        self.identity.link_many(created)

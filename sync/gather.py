@@ -4,10 +4,9 @@ See :mod:`closedloop.sync.engine` for where it fits, :mod:`closedloop.sync.compl
 a chunk's people get their other records, and :mod:`closedloop.sync.views` for the matching
 rules. A run reads pages of records and, every :data:`CHUNK_PEOPLE` people, hands a completed
 chunk to the engine, so memory stays flat however many records a full reconciliation reads.
-Touches go into the ledger as they are read: HubSpot's from property history, Salesforce's
-campaign responses for every Lead and Contact of the chunk, and a record's ``LeadSource`` when
-the person has no other touch (:mod:`closedloop.sync.salesforce_touches`). A person is planned
-once per run: a record of someone already planned in an earlier chunk only adds touches.
+Each page's records are resolved to people in bulk and their touches go into the ledger as they
+are read (:mod:`closedloop.sync.intake`). A person is planned once per run: a record of someone
+already planned in an earlier chunk only adds touches.
 
 Reads are kept to what changed. A full run reads HubSpot's pages with their property history
 (50 a page) and first ties every CRM record to its person (:meth:`Gatherer._resolve_crm`), so
@@ -20,21 +19,13 @@ same run (:meth:`~closedloop.sync.completion.ChunkCompletion._note_conversion`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from closedloop.connectors.contract import Page, Record, Watermark
-from closedloop.connectors.salesforce.reads import parse_datetime
-from closedloop.sync.completion import EXTERNAL_ID, ChunkCompletion
-from closedloop.sync.model import RecordRef
+from closedloop.sync.completion import EXTERNAL_ID
+from closedloop.sync.intake import PersonSet, RecordIntake
 from closedloop.sync.runs import RunCounts
-from closedloop.sync.salesforce_touches import (
-    MEMBER_KEYS,
-    campaign_member_touches,
-    lead_source_touch,
-)
-from closedloop.sync.touch_sources import hubspot_touches
-from closedloop.sync.touchpoints import Touchpoint
+from closedloop.sync.salesforce_touches import MEMBER_KEYS
 from closedloop.sync.views import (
     EMAIL_FIELD,
     LEAD_CONVERSION_FIELDS,
@@ -53,7 +44,7 @@ Progress = Callable[[str, int], None]
 Targets = Mapping[tuple[str, str], Sequence[str]]
 
 
-class Gatherer(ChunkCompletion):
+class Gatherer(RecordIntake):
     """Reads one run's worth of records and yields its people a chunk at a time.
 
     After :meth:`chunks` is exhausted, :attr:`marks` holds the watermark each (system, object)
@@ -65,7 +56,6 @@ class Gatherer(ChunkCompletion):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.marks: dict[tuple[str, str], Watermark] = {}
-        self.planned: set[str] = set()
 
     def chunks(
         self,
@@ -81,7 +71,7 @@ class Gatherer(ChunkCompletion):
         :meth:`views_of` works until the next chunk is requested). With ``targets``
         (``{(system, object type): record ids}``, from webhooks), read exactly those records.
         """
-        self.marks, self.planned = {}, set()
+        self.marks, self.planned = {}, PersonSet()
         self._incremental = not full and targets is None
         self._echoes = {}
         self.crm_resolved = full and targets is None and self.crm != self.marketing
@@ -148,15 +138,10 @@ class Gatherer(ChunkCompletion):
             if object_type == "Lead":
                 fields += LEAD_CONVERSION_FIELDS
             for page in connector.read_all(object_type, sorted(set(fields))):
-                for record in page.records:
-                    if record.archived:
-                        continue
-                    if record.object_type == "Lead" and record.fields.get("IsConverted"):
+                live = [r for r in page.records if not r.archived]
+                for record, person_id in self._resolved(self.crm, live):
+                    if person_id is None:
                         self._note_conversion(record)
-                        continue
-                    email = record.fields.get(EMAIL_FIELD[self.crm])
-                    ref = RecordRef(self.crm, record.object_type, record.id)
-                    self.state.identity.resolve(ref, str(email) if email else None)
                 if progress:
                     progress(f"resolved {self.crm} {object_type}", len(page.records))
 
@@ -218,71 +203,3 @@ class Gatherer(ChunkCompletion):
         self._shadows = self.state.shadow.get_many(refs)
         self.people = {}
         return people
-
-    def _salesforce_touches(self) -> None:
-        """Campaign responses of the chunk's Leads and Contacts; lead source as a fallback."""
-        if "salesforce" not in self.connectors:
-            return
-        owners: dict[tuple[str, str], str] = {}
-        for person in self.people.values():
-            record = person.records.get("salesforce")
-            if record is not None and record.object_type in MEMBER_KEYS:
-                owners[(record.object_type, record.id)] = person.person_id
-        touches: list[tuple[str, Touchpoint]] = []
-        for object_type in MEMBER_KEYS:
-            ids = [i for (o, i) in owners if o == object_type]
-            found = campaign_member_touches(self.connectors["salesforce"], object_type, ids)
-            touches += [(owners[(object_type, i)], t) for i, ts in found.items() for t in ts]
-        if touches:
-            self.state.ledger.add_many(touches)
-        known = self.state.ledger.touches_by_person(owners.values())
-        fallback = []
-        for person in self.people.values():
-            record = person.records.get("salesforce")
-            if record is None or known.get(person.person_id):
-                continue
-            touch = lead_source_touch(record)
-            if touch is not None:
-                fallback.append((person.person_id, touch))
-        if fallback:
-            self.state.ledger.add_many(fallback)
-
-    def _take(self, system: str, records: list[Record]) -> None:
-        touches = []
-        leads: list[tuple[str, datetime]] = []
-        for record in records:
-            ref = RecordRef(system, record.object_type, record.id)
-            email = record.fields.get(EMAIL_FIELD[system])
-            if record.object_type == "Lead" and record.fields.get("IsConverted"):
-                self._converted(record)
-                continue
-            person_id = self.state.identity.resolve(ref, str(email) if email else None)
-            merged = str(record.fields.get("hs_merged_object_ids") or "")
-            if merged:  # HubSpot merged other contacts into this one: their people join it
-                away = [RecordRef(system, record.object_type, i) for i in merged.split(";") if i]
-                person_id = self.state.identity.merge(ref, away)
-            self._keep(person_id, system, record)
-            if system == "hubspot":
-                touches += [(person_id, t) for t in hubspot_touches(record)]
-                lead_date = record.fields.get("hs_lifecyclestage_lead_date")
-                if lead_date:
-                    at = datetime.fromisoformat(str(lead_date).replace("Z", "+00:00"))
-                    leads.append((person_id, at))
-            elif system == self.marketing and record.object_type == "Lead":
-                created = parse_datetime(record.fields.get("CreatedDate"))
-                if created:  # Salesforce as the marketing system: a Lead is a lead from birth
-                    leads.append((person_id, created))
-        self.state.identity.mark_leads(leads)
-        if touches:
-            self.state.ledger.add_many(touches)
-
-    def _converted(self, lead: Record) -> None:
-        if self._incremental and self._conversion_known(lead):
-            return  # its people were planned when the conversion was first seen
-        noted = self._note_conversion(lead)
-        if noted is not None and noted[0] not in self.planned:
-            self.people.setdefault(noted[0], PersonRecords(noted[0]))
-
-    def _keep(self, person_id: str, system: str, record: Record) -> None:
-        if person_id not in self.planned:
-            super()._keep(person_id, system, record)

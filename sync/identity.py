@@ -16,55 +16,20 @@ and touches move to the survivor (duplicate touches are dropped), and every look
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import identities, people
 from closedloop.sync import people as sql
+from closedloop.sync import people_bulk as bulk
 from closedloop.sync.model import Person, RecordRef
+from closedloop.sync.refs import VISITOR, normalise_email, parse_ref, visitor_ref
 from closedloop.sync.sql import begin_write, chunked, retry_on_conflict
 
 __all__ = ["VISITOR", "IdentityStore", "normalise_email", "parse_ref", "visitor_ref"]
-
-VISITOR = "visitor"
-_DEFAULT_OBJECT = {"hubspot": "contacts", VISITOR: "anonymous"}
-_SALESFORCE_PREFIXES = {"00Q": "Lead", "003": "Contact", "006": "Opportunity", "001": "Account"}
-
-
-def visitor_ref(visitor_id: str) -> RecordRef:
-    """The ref of an anonymous visitor id (a first-party cookie, a marketing-tool user token)."""
-    return RecordRef(VISITOR, "anonymous", visitor_id)
-
-
-def normalise_email(email: str | None) -> str | None:
-    """An email trimmed and lower-cased; None when empty."""
-    text = (email or "").strip().lower()
-    return text or None
-
-
-def parse_ref(text: str) -> RecordRef:
-    """Parse ``system:object:id`` or ``system:id``.
-
-    Two parts: HubSpot means contacts, a visitor means an anonymous id, and a Salesforce id's
-    key prefix names its object (``00Q`` Lead, ``003`` Contact, ``006`` Opportunity).
-
-    Raises:
-        ValueError: the text is neither form, or the object cannot be inferred.
-    """
-    parts = [part.strip() for part in text.strip().split(":", 2)]
-    if len(parts) == 3 and all(parts):
-        return RecordRef(parts[0].lower(), parts[1], parts[2])
-    if len(parts) == 2 and all(parts):
-        system, record_id = parts[0].lower(), parts[1]
-        object_type = _DEFAULT_OBJECT.get(system)
-        if system == "salesforce":
-            object_type = _SALESFORCE_PREFIXES.get(record_id[:3])
-        if object_type is not None:
-            return RecordRef(system, object_type, record_id)
-    raise ValueError(f"not a record reference: {text!r} (use system:object:id)")
 
 
 class IdentityStore:
@@ -109,6 +74,32 @@ class IdentityStore:
 
         return retry_on_conflict(attempt)
 
+    def resolve_many(self, items: Sequence[tuple[RecordRef, str | None]]) -> list[str]:
+        """:meth:`resolve` for each ``(ref, email)`` in order, in one transaction per 500.
+
+        The outcome is exactly that of resolving them one after another (two new records with
+        one new email share one new person); only the queries are shared.
+        """
+        found: list[str] = []
+        for chunk in chunked([(ref, normalise_email(email)) for ref, email in items]):
+            found += self._resolve_chunk(chunk)
+        return found
+
+    def _resolve_chunk(self, items: list[tuple[RecordRef, str | None]]) -> list[str]:
+        with self._engine.connect() as conn:  # the common case (every ref known) only reads
+            known = bulk.known_people(conn, (ref for ref, _ in items))
+            if all(ref in known for ref, _ in items):
+                wanting = {known[ref] for ref, email in items if email is not None}
+                facts = bulk.person_facts(conn, wanting)
+                if all(facts[p].email is not None for p in wanting):
+                    return [known[ref] for ref, _ in items]
+
+        def attempt() -> list[str]:
+            with begin_write(self._engine) as conn:
+                return bulk.resolve_batch(conn, items, self._clock.now)
+
+        return retry_on_conflict(attempt)
+
     def link(self, ref: RecordRef, person_id: str) -> None:
         """Make ``ref`` stand for ``person_id`` (moving it from another person if need be)."""
 
@@ -118,6 +109,18 @@ class IdentityStore:
                 sql.link(conn, ref, target, self._clock.now())
 
         retry_on_conflict(attempt)
+
+    def link_many(self, links: Sequence[tuple[RecordRef, str]]) -> None:
+        """:meth:`link` for many ``(ref, person id)`` pairs, one transaction per 500."""
+        for chunk in chunked(links):
+
+            def attempt(pairs: list[tuple[RecordRef, str]] = chunk) -> None:
+                with begin_write(self._engine) as conn:
+                    targets = bulk.survivors(conn, (person for _, person in pairs))
+                    for ref, person_id in pairs:
+                        sql.link(conn, ref, targets.get(person_id, person_id), self._clock.now())
+
+            retry_on_conflict(attempt)
 
     def person_of(self, ref: RecordRef) -> str | None:
         """The (surviving) person ``ref`` stands for, or None when it is unknown."""
@@ -206,14 +209,21 @@ class IdentityStore:
         if not wanted:
             return
         lead_at = people.c.became_lead_at
+        statement = (
+            update(people)
+            .where(
+                people.c.person_id == bindparam("b_person"),
+                lead_at.is_(None) | (lead_at > bindparam("b_at")),
+            )
+            .values(became_lead_at=bindparam("b_at"))
+        )
         with begin_write(self._engine) as conn:
+            targets = bulk.survivors(conn, (person_id for person_id, _ in wanted))
+            earliest: dict[str, datetime] = {}
             for person_id, at in wanted:
-                target = sql.survivor(conn, person_id)
-                conn.execute(
-                    update(people)
-                    .where(people.c.person_id == target, lead_at.is_(None) | (lead_at > at))
-                    .values(became_lead_at=at)
-                )
+                target = targets.get(person_id, person_id)
+                earliest[target] = min(at, earliest.get(target, at))
+            conn.execute(statement, [{"b_person": p, "b_at": at} for p, at in earliest.items()])
 
     def lead_moments(
         self, person_ids: Iterable[str]
@@ -222,53 +232,13 @@ class IdentityStore:
 
         One query per 500 people; a merged-away id is looked up through its survivor.
         """
-        found: dict[str, tuple[datetime | None, datetime | None]] = {}
-        merged: list[str] = []
-        wanted = list(dict.fromkeys(person_ids))
-        columns = (people.c.person_id, people.c.merged_into)
-        moments = (people.c.became_lead_at, people.c.converted_at)
         with self._engine.connect() as conn:
-            for chunk in chunked(wanted):
-                rows = conn.execute(select(*columns, *moments).where(people.c.person_id.in_(chunk)))
-                for row in rows:
-                    if row.merged_into is None:
-                        found[row.person_id] = (row.became_lead_at, row.converted_at)
-                    else:
-                        merged.append(row.person_id)
-        for person_id in merged:
-            info = self.person(person_id)
-            found[person_id] = (info.became_lead_at, info.converted_at)
-        return found
+            return bulk.lead_moments(conn, person_ids)
 
     def records_of_many(self, person_ids: Iterable[str]) -> dict[str, list[RecordRef]]:
         """:meth:`records_of` for many people (unmerged ones in one query per 500)."""
-        wanted = list(dict.fromkeys(person_ids))
-        found: dict[str, list[RecordRef]] = {p: [] for p in wanted}
-        merged: set[str] = set()
         with self._engine.connect() as conn:
-            for chunk in chunked(wanted):
-                query = select(people.c.person_id).where(
-                    people.c.person_id.in_(chunk), people.c.merged_into.is_not(None)
-                )
-                merged.update(conn.execute(query).scalars())
-                rows = conn.execute(
-                    select(
-                        identities.c.person_id,
-                        identities.c.system,
-                        identities.c.object_type,
-                        identities.c.record_id,
-                    ).where(identities.c.person_id.in_(chunk))
-                )
-                for row in rows:
-                    found[row.person_id].append(
-                        RecordRef(row.system, row.object_type, row.record_id)
-                    )
-        for person_id in merged:
-            found[person_id] = self.records_of(person_id)
-        return {
-            p: sorted(refs, key=lambda r: (r.system, r.object_type, r.record_id))
-            for p, refs in found.items()
-        }
+            return bulk.records_of_many(conn, person_ids)
 
     def person(self, person_id: str) -> Person:
         """The person (the survivor, for a merged id) with their records and visitor ids.

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, or_, select, update
 
 from closedloop.connectors.contract import RowResult, RowWrite, Value
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
@@ -193,9 +193,13 @@ class Outbox:
             for chunk in chunked(keys):
                 ids = [key for key in chunk if isinstance(key, int)]
                 push_keys = [key for key in chunk if isinstance(key, str)]
+                # Only lists given: an empty IN in the OR made SQLite scan every pending row.
+                wanted = [
+                    c.in_(v) for c, v in ((outbox.c.id, ids), (outbox.c.push_key, push_keys)) if v
+                ]
                 result = conn.execute(
                     update(outbox)
-                    .where(outbox.c.id.in_(ids) | outbox.c.push_key.in_(push_keys))
+                    .where(or_(*wanted))
                     .where(outbox.c.state.in_(["pending", "sending"]))
                     .values(state="done", last_error=None, updated_at=now)
                     .returning(outbox.c.id)

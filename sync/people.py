@@ -27,6 +27,7 @@ __all__ = [
     "insert_identity",
     "link",
     "new_person",
+    "new_person_id",
     "person_of",
     "records",
     "survivor",
@@ -92,9 +93,14 @@ def by_email(conn: Connection, email: str, *, include_merged: bool = False) -> s
     return found
 
 
+def new_person_id() -> str:
+    """A fresh person id (a uuid4 in hex)."""
+    return uuid.uuid4().hex
+
+
 def new_person(conn: Connection, email: str | None, now: datetime) -> str:
     """Create a person (a uuid4 hex id) and return their id."""
-    person_id = uuid.uuid4().hex
+    person_id = new_person_id()
     conn.execute(insert(people).values(person_id=person_id, email=email, created_at=now))
     return person_id
 
@@ -134,8 +140,8 @@ def absorb(conn: Connection, keep: str, other: str) -> None:
 
     Identities and touches move to ``keep`` (a touch ``keep`` already has is dropped), people
     merged into ``other`` now point at ``keep``, ``keep`` takes ``other``'s email when it has
-    none and the earlier of the two lead and conversion moments, and ``other`` is marked
-    ``merged_into = keep``.
+    none and the earlier of each of their lead, MQL, SQL and conversion moments, and
+    ``other`` is marked ``merged_into = keep``.
     """
     # Lock both people first: a concurrent TouchLedger.add share-locks its person and then
     # sees the merge, instead of adding touches to ``other`` after they were moved.
@@ -158,6 +164,8 @@ def absorb(conn: Connection, keep: str, other: str) -> None:
             email=kept.email or gone.email,
             became_lead_at=_earliest(kept.became_lead_at, gone.became_lead_at),
             converted_at=_earliest(kept.converted_at, gone.converted_at),
+            became_mql_at=_earliest(kept.became_mql_at, gone.became_mql_at),
+            became_sql_at=_earliest(kept.became_sql_at, gone.became_sql_at),
         )
     )
     conn.execute(update(people).where(people.c.person_id == other).values(merged_into=keep))

@@ -94,56 +94,52 @@ def plan_record_set(
 ) -> dict[str, RecordPlan]:
     """Decide every mapped field for one person's (or deal's) records, one per system."""
     plans = {system: RecordPlan(view) for system, view in views.items()}
+    role_of = dict(roles)
+    seen = list(views.items())
     for mapping in mappings:
         observed: dict[str, Observation] = {}
         fields: dict[str, str] = {}
-        for system, view in views.items():
+        for system, view in seen:
             target = mapping.targets.get(system)
             if target is None or view.object_type not in target.object_types:
                 continue
-            value = view.fields.get(target.field)
+            name = target.field
             observed[system] = Observation(
-                value=value,
-                changed_at=view.changed_at.get(target.field, view.modified_at),
-                shadow=view.shadow.get(target.field),
+                view.fields.get(name),
+                view.changed_at.get(name, view.modified_at),
+                view.shadow.get(name),
             )
-            fields[system] = target.field
+            fields[system] = name
         if not observed:
             continue
         decision = decide(
             mapping,
             computed=computed.get(mapping.computed_from or mapping.canonical),
             observed=observed,
-            roles=dict(roles),
+            roles=role_of,
         )
+        writes, refused, shadows = decision.writes, decision.refused, decision.shadows
         for system, name in fields.items():
             plan = plans[system]
-            previous = observed[system].value
-            if system in decision.writes:
+            if system in writes:
                 reason = decision.reasons.get(system, mapping.rule)
-                plan.changes.append(
-                    PlannedChange(
-                        mapping.canonical,
-                        name,
-                        mapping.rule,
-                        "write",
-                        decision.writes[system],
-                        previous,
-                        reason,
-                    )
+                previous = observed[system].value
+                change = PlannedChange(
+                    mapping.canonical, name, mapping.rule, "write", writes[system], previous, reason
                 )
-            elif system in decision.refused:
-                plan.changes.append(
-                    PlannedChange(
-                        mapping.canonical,
-                        name,
-                        mapping.rule,
-                        "refused",
-                        previous,
-                        previous,
-                        decision.refused[system],
-                    )
+                plan.changes.append(change)
+            elif system in refused:
+                previous = observed[system].value
+                change = PlannedChange(
+                    mapping.canonical,
+                    name,
+                    mapping.rule,
+                    "refused",
+                    previous,
+                    previous,
+                    refused[system],
                 )
-            if system in decision.shadows:
-                plan.shadows[name] = decision.shadows[system]
+                plan.changes.append(change)
+            if system in shadows:
+                plan.shadows[name] = shadows[system]
     return plans

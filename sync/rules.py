@@ -107,6 +107,8 @@ def decide(
 class _Draft:
     """A decision being built."""
 
+    __slots__ = ("label", "mapping", "observed", "reasons", "refused", "value", "writes")
+
     def __init__(self, mapping: FieldMapping, observed: dict[str, Observation]) -> None:
         self.mapping = mapping
         self.label = mapping.rule.replace("_", "-")
@@ -161,11 +163,11 @@ class _Draft:
 def _stamp(draft: _Draft, computed: CanonicalValue) -> None:
     draft.value = computed
     once = draft.mapping.rule == "write_once"
-    label = draft.mapping.canonical.replace("_", " ")
     for system, seen in draft.observed.items():
         if computed is None or computed == "":
             draft.reasons[system] = f"{draft.label}: nothing computed yet, left as is"
         elif once and not draft.blank(system, seen.value):
+            label = draft.mapping.canonical.replace("_", " ")
             refusal = (
                 f"{label} already set to {_show(seen.value)} on {system}; "
                 f"{_show(computed)} not written"

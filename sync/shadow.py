@@ -21,7 +21,18 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Select, bindparam, delete, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql.dml import Update
 
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
@@ -51,6 +62,21 @@ def _canonical(fields: Mapping[str, Any]) -> str:
     return json.dumps(
         fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
     )
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _as_stored(fields: dict[str, Any], canonical: str) -> dict[str, Any]:
+    """The fields as JSON gives them back (datetimes as text), keys sorted.
+
+    Plain values already are what JSON gives back; only others (datetimes) go through the
+    canonical text, which is the slow way round.
+    """
+    if all(type(value) in _PLAIN for value in fields.values()):
+        return dict(sorted(fields.items()))
+    loaded: dict[str, Any] = json.loads(canonical)
+    return loaded
 
 
 def _ref(row: Any) -> RecordRef:
@@ -144,9 +170,10 @@ class ShadowStore:
             hashes: dict[RecordRef, str] = {}
             for ref, fields in items.items():
                 merged = {**stored.get(ref, {}), **fields}
-                hashes[ref] = self.hash_of(merged)
+                text = _canonical(merged)
+                hashes[ref] = hashlib.sha256(text.encode("utf-8")).hexdigest()
                 row = {
-                    "fields": json.loads(_canonical(merged)),
+                    "fields": _as_stored(merged, text),
                     "fields_hash": hashes[ref],
                     "source": source,
                     "updated_at": now,
@@ -164,10 +191,20 @@ class ShadowStore:
 
     @staticmethod
     def _select(refs: list[RecordRef]) -> Select[Any]:
+        """The shadows of ``refs``: ``record_id IN (...)`` per system and object type.
+
+        Not a row-value ``(system, object_type, record_id) IN (...)``: SQLite answers that
+        by scanning the whole table, which grows with every record ever synced.
+        """
         columns = shadow_records.c
-        key = tuple_(columns.system, columns.object_type, columns.record_id)
-        wanted = [(ref.system, ref.object_type, ref.record_id) for ref in refs]
-        return select(shadow_records).where(key.in_(wanted))
+        by_object: dict[tuple[str, str], list[str]] = {}
+        for ref in refs:
+            by_object.setdefault((ref.system, ref.object_type), []).append(ref.record_id)
+        wanted = [
+            and_(columns.system == system, columns.object_type == kind, columns.record_id.in_(ids))
+            for (system, kind), ids in by_object.items()
+        ]
+        return select(shadow_records).where(or_(false(), *wanted))
 
     @staticmethod
     def _update() -> Update:

@@ -118,6 +118,8 @@ def same_value(field: SystemField, a: WireValue, b: WireValue) -> bool:
     and truncation (and case-insensitively for picklists of systems that ignore case). Blank
     (``None``, ``""``) equals blank. Unreadable values compare as they are.
     """
+    if a is b or (type(a) is type(b) and a == b):
+        return True  # identical wire values mean the same, whatever the field
     try:
         return _key(field, a) == _key(field, b)
     except TransformError:
@@ -131,6 +133,8 @@ def truncate(text: str, max_length: int) -> str:
     separated from the combining marks, variation selectors, skin-tone modifiers or joiners
     that follow it.
     """
+    if 2 * len(text) <= max_length or (len(text) <= max_length and text.isascii()):
+        return text  # fits for certain: no character takes more than two code units
     if len(text.encode("utf-16-le", "surrogatepass")) <= 2 * max_length:
         return text
     units, cut = 0, 0

@@ -9,9 +9,11 @@ full jitter (honouring ``Retry-After``) or re-authenticated once.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import urllib3
@@ -111,6 +113,7 @@ class HubSpotApi:
             target: Any = self.client
             for part in dotted.split("."):
                 target = getattr(target, part)
+            _parse_datetimes_natively(getattr(target, "api_client", None))
             self._apis[dotted] = target
         return self._apis[dotted]
 
@@ -118,6 +121,10 @@ class HubSpotApi:
         self, policies: tuple[str, ...], method: Callable[..., Any], *args: Any, **kw: Any
     ) -> Any:
         """Call ``method`` (a ``*_with_http_info`` operation) and return ``(data, status)``.
+
+        With ``_preload_content=False`` among the keyword arguments, ``data`` is the response
+        body as plain JSON (dicts and lists) instead of the client's models: much cheaper for
+        large reads.
 
         Raises:
             FatalSyncError: on configuration or permission problems, or after retries run out
@@ -132,7 +139,12 @@ class HubSpotApi:
             used.append(self._token)
             self.budget.acquire(*policies)
             try:
-                data, status, headers = method(*args, _request_timeout=self.timeout, **kw)
+                answer = method(*args, _request_timeout=self.timeout, **kw)
+                if isinstance(answer, tuple):
+                    data, status, headers = answer
+                else:  # asked with ``_preload_content=False``: the body as plain JSON
+                    data, status, headers = json.loads(answer.data), answer.status, answer.headers
+                    answer.release_conn()
             except urllib3.exceptions.HTTPError as exc:
                 raise RetriableSyncError(f"HubSpot unreachable: {type(exc).__name__}") from None
             except Exception as exc:
@@ -203,6 +215,29 @@ class HubSpotApi:
         self.client.access_token = token
         for api in self._apis.values():
             api.api_client.configuration.access_token = token
+
+
+def _parse_datetimes_natively(client: Any) -> None:
+    """Have the official client parse HubSpot's ISO 8601 timestamps with the standard library.
+
+    The generated client parses every datetime of a response (each property-history entry
+    has one) with ``dateutil``, which costs more than the rest of a full read together.
+    HubSpot sends ISO 8601 (``2024-05-01T10:00:00.123Z``), which
+    :meth:`datetime.fromisoformat` reads exactly (``Z`` included, Python 3.11+); anything
+    else still goes to the client's own parser.
+    """
+    mangled = f"_{type(client).__name__}__deserialize_datetime"
+    original = getattr(client, mangled, None)
+    if original is None:
+        return
+
+    def parse(text: Any) -> Any:
+        try:
+            return datetime.fromisoformat(text)
+        except (TypeError, ValueError):
+            return original(text)
+
+    setattr(client, mangled, parse)
 
 
 def _hint(status: int) -> str | None:

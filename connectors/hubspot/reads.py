@@ -148,7 +148,8 @@ class HubSpotReader:
     ) -> Iterator[Page]:
         """Every live record, by list paging in id order (full reconciliation).
 
-        With ``history``, each page carries those properties' history, 50 records a page.
+        With ``history``, each page carries those properties' history, 50 records a page. Pages
+        are taken as plain JSON (:func:`record_of`), not as the client's models.
         """
         prop = cursor_property(object_type)
         api = self._api.api("crm.objects.basic_api")
@@ -163,14 +164,16 @@ class HubSpotReader:
                 kwargs["properties_with_history"] = sorted(history)
             if after:
                 kwargs["after"] = after
-            data, _ = self._api.call(STANDARD, api.get_page_with_http_info, object_type, **kwargs)
-            records = [self._record(object_type, raw, prop) for raw in data.results or []]
+            data, _ = self._api.call(
+                STANDARD, api.get_page_with_http_info, object_type, _preload_content=False, **kwargs
+            )
+            records = [record_of(object_type, raw, prop) for raw in data.get("results") or []]
             self.tally.add(object_type, "history" if history else "list", len(records))
             for record in records:
                 newest = max(newest, to_ms(record.modified_at))
             last = records[-1].id if records else ""
             yield Page(records, Watermark(from_ms(newest), last))
-            after = data.paging.next.after if data.paging and data.paging.next else None
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
 
@@ -201,10 +204,12 @@ class HubSpotReader:
                 properties_with_history=sorted(history),
                 id_property=id_property,
             )
-            data, _ = self._api.call(STANDARD, api.read_with_http_info, object_type, request)
-            results = list(data.results or [])
+            data, _ = self._api.call(
+                STANDARD, api.read_with_http_info, object_type, request, _preload_content=False
+            )
+            results = list(data.get("results") or [])
             self.tally.add(object_type, "history" if history else "batch", len(results))
-            found.extend(self._record(object_type, raw, prop) for raw in results)
+            found.extend(record_of(object_type, raw, prop) for raw in results)
         return found
 
     @staticmethod
@@ -222,6 +227,42 @@ class HubSpotReader:
             archived=bool(getattr(raw, "archived", False)),
             history=history,
         )
+
+
+def record_of(object_type: str, raw: dict[str, Any], prop: str) -> Record:
+    """A record from HubSpot's JSON (a ``SimplePublicObjectWithAssociations``, not a model).
+
+    The same record :meth:`HubSpotReader._record` makes of the client's model: timestamps
+    read as ISO 8601 (or epoch ms), property history oldest entry as HubSpot lists it.
+    """
+    properties = dict(raw.get("properties") or {})
+    history = {
+        name: [_json_change(entry) for entry in entries or []]
+        for name, entries in (raw.get("propertiesWithHistory") or {}).items()
+    }
+    value = properties.get(prop)
+    updated = raw.get("updatedAt")
+    ms = _text_ms(str(value)) if value else _text_ms(str(updated)) if updated else 0
+    return Record(
+        object_type=object_type,
+        id=str(raw["id"]),
+        fields=properties,
+        modified_at=from_ms(ms),
+        archived=bool(raw.get("archived", False)),
+        history=history,
+    )
+
+
+def _json_change(entry: dict[str, Any]) -> FieldChange:
+    """One ``ValueWithTimestamp`` of property history, as JSON."""
+    stamp = str(entry.get("timestamp"))
+    at = from_ms(int(stamp)) if stamp.isdigit() else datetime.fromisoformat(stamp).astimezone(UTC)
+    return FieldChange(
+        value=entry.get("value"),
+        at=at,
+        source_type=entry.get("sourceType"),
+        source_id=entry.get("sourceId"),
+    )
 
 
 def _change(entry: Any) -> FieldChange:

@@ -72,12 +72,9 @@ def _list_page(object_type: str) -> Response:
     associations = multi("associations") or []
     with portal.lock:
         store = portal.store(kind)
-        pool = store.archived() if archived else store.live()
         page: list[Record] = []
         next_after: str | None = None
-        for record in pool:
-            if int(record.id) < start:
-                continue
+        for record in store.from_id(start, archived=archived):
             if len(page) == limit:
                 next_after = record.id
                 break

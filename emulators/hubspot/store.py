@@ -5,8 +5,10 @@ Callers hold the portal lock; nothing here is thread-safe on its own.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from closedloop.emulators.hubspot.object_types import ObjectType
 
@@ -84,6 +86,7 @@ class ObjectStore:
         self.merged_into: dict[str, str] = {}
         self.unique_index: dict[tuple[str, str], str] = {}
         self._next_id = first_id
+        self._in_order: tuple[list[Record], list[int]] | None = None
 
     def new_id(self) -> str:
         """The next free record id."""
@@ -94,6 +97,7 @@ class ObjectStore:
     def add(self, record: Record) -> None:
         """Store a new record."""
         self.records[record.id] = record
+        self._in_order = None
 
     def find(self, record_id: str, *, archived: bool = False) -> Record | None:
         """The record with this id (following merges); archived ones only if asked."""
@@ -128,7 +132,26 @@ class ObjectStore:
         """Archived records, in id order."""
         return (r for r in self.records.values() if r.archived)
 
+    def from_id(self, start: int, *, archived: bool) -> Iterator[Record]:
+        """:meth:`live` (or :meth:`archived`) records whose id is ``start`` or more.
+
+        A list page's ``after``: when the records are held in ascending id order (ids are
+        handed out in order) the start is found by bisection instead of walking past every
+        earlier record, so paging through a large portal does not grow quadratically.
+        """
+        if self._in_order is None:
+            records = list(self.records.values())
+            ids = [int(r.id) if r.id.isdigit() else -1 for r in records]
+            ascending = all(a < b for a, b in pairwise(ids)) and -1 not in ids
+            self._in_order = (records, ids) if ascending else ([], [])
+        records, ids = self._in_order
+        if not records and self.records:  # not in id order: filter them all
+            pool = self.archived() if archived else self.live()
+            return (r for r in pool if int(r.id) >= start)
+        return (r for r in records[bisect_left(ids, start) :] if r.archived == archived)
+
     def remove(self, record: Record) -> None:
         """Delete a record for good (merge, GDPR delete)."""
         self.drop_unique(record)
         self.records.pop(record.id, None)
+        self._in_order = None

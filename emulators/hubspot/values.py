@@ -7,12 +7,13 @@ with milliseconds and a ``Z``; ``date`` properties must be midnight UTC.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from closedloop.emulators.hubspot.property_model import PropertyDefinition
 
 MS_PER_DAY = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InvalidValueError(ValueError):
@@ -26,8 +27,11 @@ class InvalidValueError(ValueError):
 
 def iso_from_ms(epoch_ms: int) -> str:
     """``2026-01-05T10:00:00.123Z`` for an epoch-millisecond timestamp."""
-    instant = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    seconds, millis = divmod(epoch_ms, 1000)
+    instant = (_EPOCH + timedelta(seconds=seconds)).replace(tzinfo=None)
+    if instant.year < 1000:  # isoformat pads the year; strftime does not
+        return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
+    return f"{instant.isoformat()}.{millis:03d}Z"
 
 
 def ms_from_text(text: str) -> int | None:

@@ -67,6 +67,14 @@ class OrgCatalog:
         """Rows of ``sobject`` (deleted ones too for queryAll)."""
         return list(self._org.store.rows(sobject, include_deleted=include_deleted))
 
+    def records_with_ids(
+        self, sobject: str, field_name: str, keys: Iterable[str], *, include_deleted: bool
+    ) -> Iterable[Mapping[str, Any]]:
+        """The rows whose id field holds one of ``keys``, as :meth:`records` orders them."""
+        return self._org.store.rows_with_ids(
+            sobject, field_name, keys, include_deleted=include_deleted
+        )
+
     def get(self, sobject: str, record_id: str) -> Mapping[str, Any] | None:
         """One row by id, deleted or not."""
         return self._org.store.get(sobject, record_id, include_deleted=True)

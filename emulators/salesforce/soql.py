@@ -16,7 +16,7 @@ ORDER BY with ASC/DESC and NULLS FIRST/LAST; LIMIT; OFFSET. Module map: ``soql_l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,13 +27,16 @@ from closedloop.emulators.salesforce.soql_types import (
     INVALID_FIELD,
     MAX_OFFSET,
     NUMBER_OUTSIDE_VALID_RANGE,
+    Comparison,
     FieldInfo,
+    Logical,
     OrderKey,
     SoqlCatalog,
     SoqlError,
     SoqlQuery,
     unsupported_sobject,
 )
+from closedloop.emulators.salesforce.soql_values import ID_TYPES, id_literal_key
 
 __all__ = ["FieldInfo", "SoqlCatalog", "SoqlError", "SoqlQuery", "parse_soql", "run_query"]
 
@@ -161,9 +164,12 @@ def run_query(
             NUMBER_OUTSIDE_VALID_RANGE,
             f"Maximum SOQL offset allowed for apiName {sobject} is {MAX_OFFSET}",
         )
+    candidates = _rows_by_id(query, resolver, catalog, sobject, include_deleted)
+    if candidates is None:
+        candidates = catalog.records(sobject, include_deleted=include_deleted)
     rows: list[Mapping[str, Any]] = [
         row
-        for row in catalog.records(sobject, include_deleted=include_deleted)
+        for row in candidates
         if (include_deleted or not row.get("IsDeleted")) and (predicate is None or predicate(row))
     ]
     end = None if query.limit is None else offset + query.limit
@@ -172,3 +178,37 @@ def run_query(
     _order(rows, order_keys)
     base = f"/services/data/v{api_version.removeprefix('v')}"
     return [projection.render(row, sobject, resolver, base) for row in rows[offset:end]]
+
+
+def _rows_by_id(
+    query: SoqlQuery,
+    resolver: FieldResolver,
+    catalog: SoqlCatalog,
+    sobject: str,
+    include_deleted: bool,
+) -> Iterable[Mapping[str, Any]] | None:
+    """The only rows that can match a filter on ids, or None to read the whole table.
+
+    When the WHERE clause requires an id field of the queried object (``Id``, ``LeadId``...)
+    to equal one of some ids (``= 'x'`` or ``IN (...)``, alone or AND-ed with others), the
+    catalog's id index gives the rows that hold them, in table order; the full filter still
+    runs on each, so the answer is the one a scan gives.
+    """
+    lookup = getattr(catalog, "records_with_ids", None)
+    where = query.where
+    if lookup is None or where is None:
+        return None
+    terms = where.operands if isinstance(where, Logical) and where.operator == "AND" else (where,)
+    for term in terms:
+        if not isinstance(term, Comparison) or term.operator not in ("=", "IN"):
+            continue
+        if len(term.field.parts) != 1 or not term.values:
+            continue
+        keys = [id_literal_key(str(v.value)) if v.kind == "string" else None for v in term.values]
+        field = resolver.resolve(term.field)
+        if field.info.type in ID_TYPES and None not in keys:
+            found: Iterable[Mapping[str, Any]] = lookup(
+                sobject, field.info.name, keys, include_deleted=include_deleted
+            )
+            return found
+    return None

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from closedloop.emulators.salesforce.soql_values import id_key
 
 ChangeKind = Literal["create", "update", "delete"]
 
@@ -63,6 +65,8 @@ class RecordStore:
         self.versions: dict[str, int] = defaultdict(int)
         self.listeners: list[Callable[[list[Change]], None]] = []
         self._indexes: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._id_indexes: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._positions: dict[str, tuple[int, dict[str, int]]] = {}
         self._tx: Transaction | None = None
 
     # ----------------------------------------------------------------- reading
@@ -89,6 +93,45 @@ class RecordStore:
             for rid in index.get(_key(value), set())
             if not self.tables[sobject][rid].get("IsDeleted")
         )
+
+    def rows_with_ids(
+        self, sobject: str, field_name: str, keys: Iterable[str], *, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
+        """Rows whose id field ``field_name`` holds one of ``keys``, in insertion order.
+
+        ``keys`` are ids in the form SOQL compares them (:func:`id_key`: 18 characters, lower
+        case). The same rows, in the same order, as filtering :meth:`rows` by them, without
+        reading the whole table (a query by ``Id IN (...)`` of a chunk of a large org).
+        """
+        index = self._id_index(sobject, field_name)
+        found: set[str] = set()
+        for key in keys:
+            found |= index.get(key, set())
+        order = self._order(sobject)
+        table = self.tables[sobject]
+        return [
+            table[rid]
+            for rid in sorted(found, key=order.__getitem__)
+            if include_deleted or not table[rid].get("IsDeleted")
+        ]
+
+    def _id_index(self, sobject: str, field_name: str) -> dict[str, set[str]]:
+        key = (sobject, field_name)
+        if key not in self._id_indexes:
+            built: dict[str, set[str]] = defaultdict(set)
+            for rid, row in self.tables[sobject].items():
+                if (value := id_key(row.get(field_name))) is not None:
+                    built[value].add(rid)
+            self._id_indexes[key] = built
+        return self._id_indexes[key]
+
+    def _order(self, sobject: str) -> dict[str, int]:
+        """Each row's place in its table, rebuilt after the table changed."""
+        version, order = self._positions.get(sobject, (-1, {}))
+        if version != self.versions[sobject]:
+            order = {rid: place for place, rid in enumerate(self.tables[sobject])}
+            self._positions[sobject] = (self.versions[sobject], order)
+        return order
 
     def _index(self, sobject: str, field_name: str) -> dict[str, set[str]]:
         key = (sobject, field_name)
@@ -160,6 +203,13 @@ class RecordStore:
                 index[_key(old[field_name])].discard(record_id)
             if new is not None and new.get(field_name) is not None:
                 index[_key(new[field_name])].add(record_id)
+        for (table, field_name), ids in self._id_indexes.items():
+            if table != sobject:
+                continue
+            if old is not None and (before := id_key(old.get(field_name))) is not None:
+                ids[before].discard(record_id)
+            if new is not None and (after := id_key(new.get(field_name))) is not None:
+                ids[after].add(record_id)
 
     # ------------------------------------------------------------ transactions
     @contextlib.contextmanager

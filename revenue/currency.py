@@ -65,6 +65,11 @@ def to_cents(value: Decimal) -> int:
     return int((value * 100).to_integral_value())
 
 
+def from_cents(cents: int | None) -> Decimal | None:
+    """An amount stored in whole cents, as money (None stays None)."""
+    return None if cents is None else (Decimal(cents) / 100).quantize(CENT)
+
+
 def _rate(amount: Decimal | None, home: Decimal) -> Decimal | None:
     if not amount:
         return None

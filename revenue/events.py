@@ -26,8 +26,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from closedloop.revenue.credit import CENT
-from closedloop.revenue.currency import to_cents
+from closedloop.revenue.currency import from_cents, to_cents
 from closedloop.revenue.journeys import Credit
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import revenue_credits, revenue_versions
@@ -87,10 +86,6 @@ class RevenueVersion(Observation):
     credits: Mapping[str, Sequence[Credit]] = field(default_factory=dict)
 
 
-def _money(cents: int | None) -> Decimal | None:
-    return None if cents is None else (Decimal(cents) / 100).quantize(CENT)
-
-
 def _version(row: Row[Any]) -> RevenueVersion:
     return RevenueVersion(
         id=row.id,
@@ -98,16 +93,16 @@ def _version(row: Row[Any]) -> RevenueVersion:
         deal_id=row.deal_id,
         version=row.version,
         state=row.state,
-        amount=_money(row.amount_cents),
+        amount=from_cents(row.amount_cents),
         currency=row.currency,
-        home_amount=_money(row.home_amount_cents) or Decimal("0.00"),
+        home_amount=from_cents(row.home_amount_cents) or Decimal("0.00"),
         home_currency=row.home_currency,
         rate=Decimal(row.rate) if row.rate else None,
         rate_source=row.rate_source,
         close_date=row.close_date,
         buyers=tuple(row.buyers or ()),
         campaign_id=row.campaign_id,
-        delta_home=_money(row.delta_home_cents) or Decimal("0.00"),
+        delta_home=from_cents(row.delta_home_cents) or Decimal("0.00"),
         created_at=row.created_at,
     )
 
@@ -176,17 +171,7 @@ class RevenueStore:
                     .order_by(revenue_credits.c.id)
                 )
                 for row in conn.execute(query):
-                    found.setdefault(row.version_id, []).append(
-                        Credit(
-                            person_id=row.person_id,
-                            touch_key=row.touch_key,
-                            occurred_at=row.occurred_at,
-                            channel=row.channel,
-                            source=row.source,
-                            campaign=row.campaign,
-                            amount=(Decimal(row.amount_cents) / 100).quantize(CENT),
-                        )
-                    )
+                    found.setdefault(row.version_id, []).append(Credit.from_row(row))
         return found
 
     def record(
@@ -256,13 +241,7 @@ class RevenueStore:
                 {
                     "version_id": version_id,
                     "model": model,
-                    "person_id": c.person_id,
-                    "touch_key": c.touch_key,
-                    "occurred_at": c.occurred_at,
-                    "channel": c.channel,
-                    "source": c.source,
-                    "campaign": c.campaign,
-                    "amount_cents": to_cents(c.amount),
+                    **c.as_row(),
                 }
                 for model, model_credits in credits.items()
                 for c in model_credits

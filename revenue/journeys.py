@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from closedloop.config.schema import RevenueSettings
 from closedloop.revenue.attribution import (
@@ -33,6 +34,7 @@ from closedloop.revenue.attribution import (
     get_model,
 )
 from closedloop.revenue.credit import UNATTRIBUTED
+from closedloop.revenue.currency import from_cents, to_cents
 from closedloop.revenue.markov import removal_effects
 from closedloop.sync.model import compute_stamps
 from closedloop.sync.touchpoints import Touchpoint, touch_key
@@ -62,6 +64,31 @@ class Credit:
     source: str | None
     campaign: str | None
     amount: Decimal
+
+    def as_row(self) -> dict[str, Any]:
+        """The credit's columns in ``revenue_credits`` / ``pipeline_credits`` (money in cents)."""
+        return {
+            "person_id": self.person_id,
+            "touch_key": self.touch_key,
+            "occurred_at": self.occurred_at,
+            "channel": self.channel,
+            "source": self.source,
+            "campaign": self.campaign,
+            "amount_cents": to_cents(self.amount),
+        }
+
+    @classmethod
+    def from_row(cls, row: Any) -> Credit:
+        """A credit read back from ``revenue_credits`` or ``pipeline_credits``."""
+        return cls(
+            person_id=row.person_id,
+            touch_key=row.touch_key,
+            occurred_at=row.occurred_at,
+            channel=row.channel,
+            source=row.source,
+            campaign=row.campaign,
+            amount=from_cents(row.amount_cents) or Decimal("0.00"),
+        )
 
     @property
     def campaign_key(self) -> str:

@@ -21,8 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, delete, insert, select
 
-from closedloop.revenue.credit import CENT
-from closedloop.revenue.currency import to_cents
+from closedloop.revenue.currency import from_cents, to_cents
 from closedloop.revenue.journeys import Credit
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import pipeline_credits, pipeline_deals
@@ -60,17 +59,13 @@ class PipelineDeal:
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-def _money(cents: int | None) -> Decimal | None:
-    return None if cents is None else (Decimal(cents) / 100).quantize(CENT)
-
-
 def _deal(row: Row[Any]) -> PipelineDeal:
     return PipelineDeal(
         system=row.system,
         deal_id=row.deal_id,
-        amount=_money(row.amount_cents),
+        amount=from_cents(row.amount_cents),
         currency=row.currency,
-        home_amount=_money(row.home_amount_cents) or Decimal("0.00"),
+        home_amount=from_cents(row.home_amount_cents) or Decimal("0.00"),
         home_currency=row.home_currency,
         rate=Decimal(row.rate) if row.rate else None,
         rate_source=row.rate_source,
@@ -125,17 +120,7 @@ class PipelineStore:
             )
             for row in conn.execute(query):
                 if row.pipeline_deal_id in rows:
-                    rows[row.pipeline_deal_id][1].append(
-                        Credit(
-                            person_id=row.person_id,
-                            touch_key=row.touch_key,
-                            occurred_at=row.occurred_at,
-                            channel=row.channel,
-                            source=row.source,
-                            campaign=row.campaign,
-                            amount=(Decimal(row.amount_cents) / 100).quantize(CENT),
-                        )
-                    )
+                    rows[row.pipeline_deal_id][1].append(Credit.from_row(row))
         return list(rows.values())
 
     def upsert(self, deal: PipelineDeal, credits: Mapping[str, Sequence[Credit]]) -> None:
@@ -158,13 +143,7 @@ class PipelineStore:
         credit_rows = [
             {
                 "model": model,
-                "person_id": c.person_id,
-                "touch_key": c.touch_key,
-                "occurred_at": c.occurred_at,
-                "channel": c.channel,
-                "source": c.source,
-                "campaign": c.campaign,
-                "amount_cents": to_cents(c.amount),
+                **c.as_row(),
             }
             for model, model_credits in credits.items()
             for c in model_credits

@@ -80,7 +80,10 @@ def test_good_rows_land_and_bad_rows_are_named(
         lead = identity.person_of(RecordRef("salesforce", "Lead", "00Q000000000001AAA"))
         assert lead is not None
         [expo] = ledger.touches_of(lead)
-        assert (expo.utm_campaign, expo.channel) == ("Expo 26", "Offline")
+        assert (expo.utm_campaign, expo.channel) == (
+            "Expo 26",
+            "Events",
+        )  # medium event: the Events channel
         dana = identity.find("dana@example.com")
         assert dana is not None
         assert [t.channel for t in ledger.touches_of(dana)] == ["Partners"]

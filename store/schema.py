@@ -1,10 +1,11 @@
 """Table definitions shared by the migrations and the code that reads and writes them.
 
-Each table is added here together with the migration that creates it and the code that uses it.
-Timestamps use :class:`UtcDateTime`: timezone-aware UTC in Python on both backends (SQLite keeps
-no offset, so values are stored in UTC and compare as text in the same format). Autoincrement
-keys are BIGINT on PostgreSQL and INTEGER on SQLite (only ``INTEGER PRIMARY KEY`` autoincrements
-there).
+Each table is added here together with the migration that creates it and the code that uses it
+(the revenue loop's tables live in :mod:`closedloop.store.schema_revenue` and are re-exported
+here, so this module names every table). Timestamps use :class:`UtcDateTime`: timezone-aware
+UTC in Python on both backends (SQLite keeps no offset, so values are stored in UTC and compare
+as text in the same format). Autoincrement keys are BIGINT on PostgreSQL and INTEGER on SQLite
+(only ``INTEGER PRIMARY KEY`` autoincrements there).
 
 The sync engine's durable state (migration 0002) and the module that owns each table:
 
@@ -20,67 +21,52 @@ watermarks, runs   :mod:`closedloop.sync.runs`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
-    Date,
     DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.types import TypeDecorator
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from closedloop.store.columns import ROW_ID, UtcDateTime, metadata
+from closedloop.store.schema_revenue import (
+    ad_costs,
+    pipeline_credits,
+    pipeline_deals,
+    revenue_credits,
+    revenue_versions,
 )
 
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware timestamp, stored in UTC and read back as UTC on every backend.
-
-    Naive datetimes are refused when bound: their meaning depends on the machine.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Convert to UTC (and drop the offset on SQLite, which cannot keep it)."""
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        """Attach (SQLite) or normalise to (PostgreSQL) UTC."""
-        if value is None:
-            return None
-        stamp: datetime = value
-        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-
-
-ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+__all__ = [
+    "ROW_ID",
+    "UtcDateTime",
+    "ad_costs",
+    "collector_payloads",
+    "field_decisions",
+    "identities",
+    "installation",
+    "metadata",
+    "outbox",
+    "people",
+    "pipeline_credits",
+    "pipeline_deals",
+    "revenue_credits",
+    "revenue_versions",
+    "runs",
+    "shadow_records",
+    "sync_staging",
+    "touchpoints",
+    "watermarks",
+    "webhook_inbox",
+]
 
 # One row: this deployment's identity. Its id tags closedloop's own writes in vendor systems
 # (so echoes can be recognised) and names the deployment in `closedloop status`.
@@ -289,104 +275,4 @@ collector_payloads = Table(
     Column("person_id", String(32), nullable=True),
     Column("payload", JSON(), nullable=False),
     CheckConstraint("kind IN ('pageview', 'form')", name="kind"),
-)
-
-# --- revenue loop (migration 0005, closedloop.revenue) ---
-
-# One row per version of a deal's revenue event (closedloop.revenue.events). Money is kept in
-# integer cents: the original amount and currency, the home amount and the rate used.
-revenue_versions = Table(
-    "revenue_versions",
-    metadata,
-    Column("id", ROW_ID, primary_key=True, autoincrement=True),
-    Column("system", String(64), nullable=False),
-    Column("deal_id", String(255), nullable=False),
-    Column("version", Integer(), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("amount_cents", BigInteger(), nullable=True),
-    Column("currency", String(3), nullable=True),
-    Column("home_amount_cents", BigInteger(), nullable=False),
-    Column("home_currency", String(3), nullable=False),
-    Column("rate", String(40), nullable=True),
-    Column("rate_source", String(32), nullable=False),
-    Column("close_date", UtcDateTime(), nullable=True),
-    Column("buyers", JSON(), nullable=False),
-    Column("campaign_id", String(255), nullable=True),
-    Column("delta_home_cents", BigInteger(), nullable=False),
-    Column("fingerprint", String(64), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False, index=True),
-    UniqueConstraint("system", "deal_id", "version"),
-    CheckConstraint("state IN ('won', 'not_won', 'deleted')", name="state"),
-)
-
-# The credit of each version, per touch and model; person_id is NULL for (unattributed).
-revenue_credits = Table(
-    "revenue_credits",
-    metadata,
-    Column("id", ROW_ID, primary_key=True, autoincrement=True),
-    Column("version_id", ROW_ID, ForeignKey("revenue_versions.id"), nullable=False),
-    Column("model", String(32), nullable=False),
-    Column("person_id", String(32), nullable=True),
-    Column("touch_key", String(64), nullable=True),
-    Column("occurred_at", UtcDateTime(), nullable=True),
-    Column("channel", String(100), nullable=True),
-    Column("source", String(500), nullable=True),
-    Column("campaign", String(500), nullable=True),
-    Column("amount_cents", BigInteger(), nullable=False),
-    Index(None, "version_id", "model"),
-)
-
-# Ad spend per day, channel, source and campaign (filled by `closedloop import-costs`).
-ad_costs = Table(
-    "ad_costs",
-    metadata,
-    Column("id", ROW_ID, primary_key=True, autoincrement=True),
-    Column("cost_date", Date(), nullable=False, index=True),
-    Column("channel", String(100), nullable=False),
-    Column("source", String(500), nullable=True),
-    Column("campaign", String(500), nullable=True),
-    Column("amount_cents", BigInteger(), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("imported_at", UtcDateTime(), nullable=False),
-)
-
-# --- open pipeline (migration 0007, closedloop.revenue.pipeline) ---
-
-# Every open (not closed) deal the revenue loop last saw, replaced on each sighting and
-# removed once the deal closes or is deleted. Money in integer cents, as in revenue_versions.
-pipeline_deals = Table(
-    "pipeline_deals",
-    metadata,
-    Column("id", ROW_ID, primary_key=True, autoincrement=True),
-    Column("system", String(64), nullable=False),
-    Column("deal_id", String(255), nullable=False),
-    Column("amount_cents", BigInteger(), nullable=True),
-    Column("currency", String(3), nullable=True),
-    Column("home_amount_cents", BigInteger(), nullable=False),
-    Column("home_currency", String(3), nullable=False),
-    Column("rate", String(40), nullable=True),
-    Column("rate_source", String(32), nullable=False),
-    Column("close_date", UtcDateTime(), nullable=True),
-    Column("buyers", JSON(), nullable=False),
-    Column("campaign_id", String(255), nullable=True),
-    Column("fingerprint", String(64), nullable=False),
-    Column("refreshed_at", UtcDateTime(), nullable=False),
-    UniqueConstraint("system", "deal_id"),
-)
-
-# The credit of each open deal's amount, per touch and model; person_id NULL = (unattributed).
-pipeline_credits = Table(
-    "pipeline_credits",
-    metadata,
-    Column("id", ROW_ID, primary_key=True, autoincrement=True),
-    Column("pipeline_deal_id", ROW_ID, ForeignKey("pipeline_deals.id"), nullable=False),
-    Column("model", String(32), nullable=False),
-    Column("person_id", String(32), nullable=True),
-    Column("touch_key", String(64), nullable=True),
-    Column("occurred_at", UtcDateTime(), nullable=True),
-    Column("channel", String(100), nullable=True),
-    Column("source", String(500), nullable=True),
-    Column("campaign", String(500), nullable=True),
-    Column("amount_cents", BigInteger(), nullable=False),
-    Index(None, "pipeline_deal_id", "model"),
 )

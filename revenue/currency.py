@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from closedloop.connectors.contract import WonDeal
 from closedloop.revenue.credit import CENT
@@ -51,6 +52,29 @@ class Conversion:
     home_currency: str
     rate: Decimal | None
     source: str
+
+    def as_fields(self) -> dict[str, Any]:
+        """The money fields of a revenue version or pipeline deal (``rate_source`` = source)."""
+        return {
+            "amount": self.amount,
+            "currency": self.currency,
+            "home_amount": self.home_amount,
+            "home_currency": self.home_currency,
+            "rate": self.rate,
+            "rate_source": self.source,
+        }
+
+    @classmethod
+    def from_row(cls, row: Any) -> Conversion:
+        """The money columns of a ``revenue_versions`` or ``pipeline_deals`` row."""
+        return cls(
+            amount=from_cents(row.amount_cents),
+            currency=row.currency,
+            home_amount=from_cents(row.home_amount_cents) or Decimal("0.00"),
+            home_currency=row.home_currency,
+            rate=Decimal(row.rate) if row.rate else None,
+            source=row.rate_source,
+        )
 
 
 def to_money(value: float | Decimal | str | None) -> Decimal:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from closedloop.revenue.currency import from_cents, to_cents
+from closedloop.revenue.currency import Conversion, from_cents, to_cents
 from closedloop.revenue.journeys import Credit
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import revenue_credits, revenue_versions
@@ -93,12 +93,7 @@ def _version(row: Row[Any]) -> RevenueVersion:
         deal_id=row.deal_id,
         version=row.version,
         state=row.state,
-        amount=from_cents(row.amount_cents),
-        currency=row.currency,
-        home_amount=from_cents(row.home_amount_cents) or Decimal("0.00"),
-        home_currency=row.home_currency,
-        rate=Decimal(row.rate) if row.rate else None,
-        rate_source=row.rate_source,
+        **Conversion.from_row(row).as_fields(),
         close_date=row.close_date,
         buyers=tuple(row.buyers or ()),
         campaign_id=row.campaign_id,

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, delete, insert, select
 
-from closedloop.revenue.currency import from_cents, to_cents
+from closedloop.revenue.currency import Conversion, to_cents
 from closedloop.revenue.journeys import Credit
 from closedloop.runtime.clock import SYSTEM_CLOCK, Clock
 from closedloop.store.schema import pipeline_credits, pipeline_deals
@@ -63,12 +63,7 @@ def _deal(row: Row[Any]) -> PipelineDeal:
     return PipelineDeal(
         system=row.system,
         deal_id=row.deal_id,
-        amount=from_cents(row.amount_cents),
-        currency=row.currency,
-        home_amount=from_cents(row.home_amount_cents) or Decimal("0.00"),
-        home_currency=row.home_currency,
-        rate=Decimal(row.rate) if row.rate else None,
-        rate_source=row.rate_source,
+        **Conversion.from_row(row).as_fields(),
         close_date=row.close_date,
         buyers=tuple(row.buyers or ()),
         campaign_id=row.campaign_id,

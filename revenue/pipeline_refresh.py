@@ -109,12 +109,7 @@ class PipelineRefresh:
                 PipelineDeal(
                     system=self.system,
                     deal_id=deal.deal_id,
-                    amount=money.amount,
-                    currency=money.currency,
-                    home_amount=money.home_amount,
-                    home_currency=money.home_currency,
-                    rate=money.rate,
-                    rate_source=money.source,
+                    **money.as_fields(),
                     close_date=deal.close_date,
                     campaign_id=deal.campaign_id,
                 )

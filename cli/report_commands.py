@@ -12,6 +12,7 @@ from rich.table import Table
 
 from closedloop.cli.options import common_options, console, emit_json, settings
 from closedloop.revenue.costs import import_costs
+from closedloop.revenue.journeys import models_for
 from closedloop.revenue.report import DIMENSIONS, Dimension, Report, build_report
 from closedloop.revenue.report_chart import write_revenue_chart
 from closedloop.runtime.errors import ClosedLoopError
@@ -54,6 +55,11 @@ def report(dimension: Dimension, model: str | None, fmt: str, chart: Path | None
     """
     config = settings()
     chosen = model or config.revenue.model
+    known = [*models_for(config.revenue), "markov"]
+    if chosen not in known:
+        raise ClosedLoopError(
+            f"unknown attribution model {chosen!r}", hint="pick one of: " + ", ".join(known)
+        )
     store = open_store(config)
     try:
         result = build_report(

@@ -172,6 +172,10 @@ def test_report_command_formats_and_charts(
     wrong = run_cli("report", "--chart", str(tmp_path / "chart.gif"), env=env)
     assert wrong.code == 2
     assert ".png or .svg" in wrong.stderr
+    unknown = run_cli("report", "--model", "nope", env=env)
+    assert unknown.code != 0
+    assert "unknown attribution model 'nope'" in unknown.stderr
+    assert "linear" in unknown.stderr  # the hint names the models there are
 
 
 def test_import_costs_command_names_bad_rows(
